@@ -1,0 +1,83 @@
+//! `Provider`: one upstream deployment that speaks some model API.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::Stream;
+use serde_json::Value;
+
+use crate::error::GatewayError;
+use crate::types::{
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
+    EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
+};
+
+/// A stream of chat chunks; ends after the last chunk, or with one error.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, GatewayError>> + Send>>;
+
+/// A stream of JSON events in OpenAI's shape (text-completion streams).
+pub type ValueStream = Pin<Box<dyn Stream<Item = Result<Value, GatewayError>> + Send>>;
+
+/// Per-attempt options the router hands a provider.
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// Deadline for the upstream to answer (streams: to send its first byte, and between chunks).
+    pub timeout: Duration,
+    /// The call id, forwarded where the upstream accepts one.
+    pub call_id: String,
+}
+
+/// One configured upstream deployment (a model at an endpoint with credentials).
+///
+/// Implementations translate Tianji's OpenAI-shaped model to their API and
+/// back. Operations a provider lacks answer with a "not supported" error.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The provider's name (`openai`, `azure`, `groq`, ...).
+    fn provider_name(&self) -> &str;
+
+    /// The base URL called, for `x-litellm-model-api-base`.
+    fn api_base(&self) -> Option<&str>;
+
+    /// OpenAI request parameters this provider accepts; `None` means all pass through.
+    fn supported_params(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    /// A chat completion.
+    async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChatResponse, GatewayError>;
+
+    /// A streamed chat completion. Errors before the first chunk are returned
+    /// here (so the router may retry); later errors end the stream.
+    async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError>;
+
+    /// A text completion.
+    async fn completion(&self, _req: CompletionRequest, _opts: &CallOptions) -> Result<CompletionResponse, GatewayError> {
+        Err(unsupported(self.provider_name(), "text completions"))
+    }
+
+    /// A streamed text completion.
+    async fn completion_stream(&self, _req: CompletionRequest, _opts: &CallOptions) -> Result<ValueStream, GatewayError> {
+        Err(unsupported(self.provider_name(), "streamed text completions"))
+    }
+
+    /// Embeddings.
+    async fn embedding(&self, _req: EmbeddingRequest, _opts: &CallOptions) -> Result<EmbeddingResponse, GatewayError> {
+        Err(unsupported(self.provider_name(), "embeddings"))
+    }
+
+    /// Moderation.
+    async fn moderation(&self, _req: ModerationRequest, _opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
+        Err(unsupported(self.provider_name(), "moderations"))
+    }
+
+    /// Image generation.
+    async fn image_generation(&self, _req: ImageRequest, _opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
+        Err(unsupported(self.provider_name(), "image generation"))
+    }
+}
+
+fn unsupported(provider: &str, what: &str) -> GatewayError {
+    GatewayError::not_supported(format!("provider '{provider}' does not support {what} (not supported yet)"))
+}

@@ -1,0 +1,62 @@
+//! The request/response model every stage of the pipeline works on: OpenAI's shapes.
+//!
+//! Provider adapters translate to and from these at the edge; nothing in the
+//! middle of the pipeline knows another provider's format.
+
+mod chat;
+mod other;
+
+pub use chat::{
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, ContentPart, Delta,
+    FunctionCall, FunctionDef, ImageUrl, Message, StreamOptions, Tool, ToolCall,
+};
+pub use other::{
+    CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
+    ModerationRequest, PassthroughResponse,
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Token usage of one call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Sum of both.
+    #[serde(default)]
+    pub total_tokens: u64,
+    /// Provider details (`prompt_tokens_details`, `completion_tokens_details`, ...).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Usage {
+    /// Usage from prompt and completion counts.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// Unix time in seconds, for `created` fields.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// A rough token estimate (four characters a token) for mock answers and
+/// pre-call context-window checks when no tokenizer is available.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
