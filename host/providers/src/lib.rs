@@ -1,1 +1,13 @@
-//! placeholder
+//! Provider adapters. Each translates Tianji's OpenAI-shaped model to one
+//! upstream API and back; the [`registry`] resolves `model: provider/name`
+//! to the adapter that serves it.
+#![deny(missing_docs)]
+
+pub mod azure;
+pub mod http;
+pub mod mock;
+pub mod openai;
+pub mod registry;
+pub mod text_completion_openai;
+
+pub use registry::{DeploymentSpec, ProviderFactory, ProviderRegistry};

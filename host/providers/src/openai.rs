@@ -1,0 +1,325 @@
+//! OpenAI and the OpenAI-compatible family (`groq`, `together_ai`,
+//! `fireworks_ai`, `deepseek`, `xai`, `mistral`, `openrouter`, `perplexity`,
+//! `cerebras`, `deepinfra`, `hosted_vllm`, `ollama`, `ollama_chat`,
+//! `lm_studio`, `openai_like`) and Azure OpenAI.
+//!
+//! They share one wire format, so one adapter serves all of them; the
+//! [`FAMILY`] table holds what differs (default base URL, the environment
+//! variables LiteLLM reads for the base and the key, model-name rules).
+//! Azure differs in URL shape and auth header and is built by `azure.rs`
+//! through [`OpenAiCompatible::new`]. Request bodies pass through untouched
+//! apart from the model name and per-deployment default parameters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use tianji_core::traits::{CallOptions, ChunkStream, Provider, ValueStream};
+use tianji_core::types::{
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
+    EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
+};
+use tianji_core::GatewayError;
+
+use crate::http::{json_body, send_json, send_stream, sse_json_stream};
+use crate::registry::{DeploymentSpec, ProviderFactory};
+
+/// What differs between members of the OpenAI-compatible family.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyMember {
+    /// Provider prefix in `model: <name>/...`.
+    pub name: &'static str,
+    /// Base URL when neither `api_base` nor an env var gives one.
+    pub default_base: Option<&'static str>,
+    /// Env vars LiteLLM reads for the base URL, in order.
+    pub base_env: &'static [&'static str],
+    /// Env vars LiteLLM reads for the key, in order.
+    pub key_env: &'static [&'static str],
+    /// Whether calls are expected to need a key (a warning at start-up if none).
+    pub key_expected: bool,
+    /// Prefix the upstream expects on model names (Fireworks' `accounts/fireworks/models/`).
+    pub model_prefix: Option<&'static str>,
+    /// Path appended to a base URL that lacks it (Ollama's OpenAI API lives under `/v1`).
+    pub base_suffix: Option<&'static str>,
+}
+
+const fn member(
+    name: &'static str,
+    default_base: Option<&'static str>,
+    base_env: &'static [&'static str],
+    key_env: &'static [&'static str],
+    key_expected: bool,
+) -> FamilyMember {
+    FamilyMember { name, default_base, base_env, key_env, key_expected, model_prefix: None, base_suffix: None }
+}
+
+/// The OpenAI-compatible family.
+pub static FAMILY: &[FamilyMember] = &[
+    member("openai", Some("https://api.openai.com/v1"), &["OPENAI_API_BASE", "OPENAI_BASE_URL"], &["OPENAI_API_KEY"], true),
+    member("groq", Some("https://api.groq.com/openai/v1"), &["GROQ_API_BASE"], &["GROQ_API_KEY"], true),
+    member("together_ai", Some("https://api.together.xyz/v1"), &["TOGETHER_AI_API_BASE"], &["TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHER_API_KEY"], true),
+    FamilyMember {
+        model_prefix: Some("accounts/fireworks/models/"),
+        ..member("fireworks_ai", Some("https://api.fireworks.ai/inference/v1"), &["FIREWORKS_API_BASE"], &["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"], true)
+    },
+    member("deepseek", Some("https://api.deepseek.com/v1"), &["DEEPSEEK_API_BASE"], &["DEEPSEEK_API_KEY"], true),
+    member("xai", Some("https://api.x.ai/v1"), &["XAI_API_BASE"], &["XAI_API_KEY"], true),
+    member("mistral", Some("https://api.mistral.ai/v1"), &["MISTRAL_API_BASE"], &["MISTRAL_API_KEY"], true),
+    member("openrouter", Some("https://openrouter.ai/api/v1"), &["OPENROUTER_API_BASE"], &["OPENROUTER_API_KEY", "OR_API_KEY"], true),
+    member("perplexity", Some("https://api.perplexity.ai"), &["PERPLEXITY_API_BASE"], &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"], true),
+    member("cerebras", Some("https://api.cerebras.ai/v1"), &["CEREBRAS_API_BASE"], &["CEREBRAS_API_KEY"], true),
+    member("deepinfra", Some("https://api.deepinfra.com/v1/openai"), &["DEEPINFRA_API_BASE"], &["DEEPINFRA_API_KEY"], true),
+    member("hosted_vllm", None, &["HOSTED_VLLM_API_BASE"], &["HOSTED_VLLM_API_KEY"], false),
+    FamilyMember { base_suffix: Some("/v1"), ..member("ollama", Some("http://localhost:11434"), &["OLLAMA_API_BASE"], &["OLLAMA_API_KEY"], false) },
+    FamilyMember { base_suffix: Some("/v1"), ..member("ollama_chat", Some("http://localhost:11434"), &["OLLAMA_API_BASE"], &["OLLAMA_API_KEY"], false) },
+    member("lm_studio", Some("http://localhost:1234/v1"), &["LM_STUDIO_API_BASE"], &["LM_STUDIO_API_KEY"], false),
+    member("openai_like", None, &[], &["OPENAI_LIKE_API_KEY"], false),
+];
+
+/// How the upstream authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No credentials.
+    None,
+    /// `Authorization: Bearer <key>`.
+    Bearer(HeaderValue),
+    /// `api-key: <key>` (Azure).
+    ApiKey(HeaderValue),
+}
+
+/// How operation URLs are formed.
+#[derive(Debug, Clone)]
+pub enum UrlStyle {
+    /// `{base}/chat/completions`.
+    Standard,
+    /// `{base}/openai/deployments/{deployment}/chat/completions?api-version={v}`.
+    Azure {
+        /// `api-version` query value.
+        api_version: String,
+    },
+}
+
+/// One deployment on an OpenAI-format API.
+pub struct OpenAiCompatible {
+    provider: String,
+    client: reqwest::Client,
+    api_base: String,
+    upstream_model: String,
+    headers: HeaderMap,
+    default_params: Map<String, Value>,
+    chat_url: String,
+    completions_url: String,
+    embeddings_url: String,
+    moderations_url: String,
+    images_url: String,
+}
+
+impl OpenAiCompatible {
+    /// Builds the adapter; `api_base` has no trailing slash.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        provider: &str,
+        client: reqwest::Client,
+        api_base: String,
+        upstream_model: String,
+        auth: Auth,
+        url_style: UrlStyle,
+        spec: &DeploymentSpec<'_>,
+    ) -> Result<Self, String> {
+        let mut headers = HeaderMap::new();
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(v) => {
+                headers.insert(http::header::AUTHORIZATION, v);
+            }
+            Auth::ApiKey(v) => {
+                headers.insert(HeaderName::from_static("api-key"), v);
+            }
+        }
+        if let Some(org) = &spec.params.organization {
+            let v = HeaderValue::from_str(org).map_err(|_| "organization is not a valid header value".to_owned())?;
+            headers.insert(HeaderName::from_static("openai-organization"), v);
+        }
+        for (k, v) in &spec.params.extra_headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("extra_headers.{k} is not a valid header name"))?;
+            let value = HeaderValue::from_str(v).map_err(|_| format!("extra_headers.{k} is not a valid header value"))?;
+            headers.insert(name, value);
+        }
+        let url = |op: &str| match &url_style {
+            UrlStyle::Standard => format!("{api_base}/{op}"),
+            UrlStyle::Azure { api_version } => {
+                format!("{api_base}/openai/deployments/{upstream_model}/{op}?api-version={api_version}")
+            }
+        };
+        Ok(Self {
+            provider: provider.to_owned(),
+            client,
+            chat_url: url("chat/completions"),
+            completions_url: url("completions"),
+            embeddings_url: url("embeddings"),
+            moderations_url: url("moderations"),
+            images_url: url("images/generations"),
+            api_base,
+            upstream_model,
+            headers,
+            default_params: spec.params.default_params.clone(),
+        })
+    }
+
+    fn post(&self, url: &str, body: bytes::Bytes) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .headers(self.headers.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    /// Applies per-deployment defaults under the request's own values.
+    fn apply_defaults(&self, req: &mut ChatRequest) {
+        for (k, v) in &self.default_params {
+            match k.as_str() {
+                "temperature" if req.temperature.is_none() => req.temperature = v.as_f64(),
+                "top_p" if req.top_p.is_none() => req.top_p = v.as_f64(),
+                "max_tokens" if req.max_tokens.is_none() => req.max_tokens = v.as_u64(),
+                "max_completion_tokens" if req.max_completion_tokens.is_none() => req.max_completion_tokens = v.as_u64(),
+                "n" if req.n.is_none() => req.n = v.as_u64().map(|n| n as u32),
+                "stop" if req.stop.is_none() => req.stop = Some(v.clone()),
+                "tool_choice" if req.tool_choice.is_none() => req.tool_choice = Some(v.clone()),
+                "temperature" | "top_p" | "max_tokens" | "max_completion_tokens" | "n" | "stop" | "tool_choice" => {}
+                _ => {
+                    req.extra.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+    }
+
+    fn apply_defaults_map(&self, extra: &mut Map<String, Value>) {
+        for (k, v) in &self.default_params {
+            extra.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiCompatible {
+    fn provider_name(&self) -> &str {
+        &self.provider
+    }
+
+    fn api_base(&self) -> Option<&str> {
+        Some(&self.api_base)
+    }
+
+    async fn chat(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<ChatResponse, GatewayError> {
+        req.model.clone_from(&self.upstream_model);
+        req.stream = false;
+        self.apply_defaults(&mut req);
+        let body = json_body(&req)?;
+        send_json(&self.provider, self.post(&self.chat_url, body), opts.timeout).await
+    }
+
+    async fn chat_stream(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
+        req.model.clone_from(&self.upstream_model);
+        req.stream = true;
+        self.apply_defaults(&mut req);
+        let body = json_body(&req)?;
+        let resp = send_stream(&self.provider, self.post(&self.chat_url, body), opts.timeout).await?;
+        Ok(sse_json_stream::<ChatChunk>(&self.provider, resp, opts.timeout).boxed())
+    }
+
+    async fn completion(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<CompletionResponse, GatewayError> {
+        req.model.clone_from(&self.upstream_model);
+        req.stream = false;
+        self.apply_defaults_map(&mut req.extra);
+        let body = json_body(&req)?;
+        send_json(&self.provider, self.post(&self.completions_url, body), opts.timeout).await
+    }
+
+    async fn completion_stream(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<ValueStream, GatewayError> {
+        req.model.clone_from(&self.upstream_model);
+        req.stream = true;
+        self.apply_defaults_map(&mut req.extra);
+        let body = json_body(&req)?;
+        let resp = send_stream(&self.provider, self.post(&self.completions_url, body), opts.timeout).await?;
+        Ok(sse_json_stream::<Value>(&self.provider, resp, opts.timeout).boxed())
+    }
+
+    async fn embedding(&self, mut req: EmbeddingRequest, opts: &CallOptions) -> Result<EmbeddingResponse, GatewayError> {
+        req.model.clone_from(&self.upstream_model);
+        let body = json_body(&req)?;
+        send_json(&self.provider, self.post(&self.embeddings_url, body), opts.timeout).await
+    }
+
+    async fn moderation(&self, mut req: ModerationRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
+        req.model = Some(self.upstream_model.clone());
+        let body = json_body(&req)?;
+        send_json(&self.provider, self.post(&self.moderations_url, body), opts.timeout).await
+    }
+
+    async fn image_generation(&self, mut req: ImageRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
+        req.model = Some(self.upstream_model.clone());
+        let body = json_body(&req)?;
+        send_json(&self.provider, self.post(&self.images_url, body), opts.timeout).await
+    }
+}
+
+/// Builds every member of [`FAMILY`].
+pub struct OpenAiFamilyFactory;
+
+impl ProviderFactory for OpenAiFamilyFactory {
+    fn names(&self) -> Vec<&'static str> {
+        FAMILY.iter().map(|m| m.name).collect()
+    }
+
+    fn build(&self, spec: &DeploymentSpec<'_>, client: &reqwest::Client) -> Result<Arc<dyn Provider>, String> {
+        let member = FAMILY
+            .iter()
+            .find(|m| m.name == spec.provider)
+            .ok_or_else(|| format!("'{}' is not an OpenAI-compatible provider", spec.provider))?;
+        let base = spec
+            .params
+            .api_base
+            .clone()
+            .or_else(|| spec.env.first_of(member.base_env))
+            .or_else(|| member.default_base.map(str::to_owned))
+            .ok_or_else(|| {
+                let envs = if member.base_env.is_empty() { String::new() } else { format!(" or set {}", member.base_env.join(" / ")) };
+                format!("{} needs api_base (the server's URL, e.g. http://localhost:8000/v1){envs}", member.name)
+            })?;
+        let mut base = base.trim_end_matches('/').to_owned();
+        if let Some(suffix) = member.base_suffix
+            && !base.ends_with(suffix)
+        {
+            base.push_str(suffix);
+        }
+        let key = spec.params.api_key.clone().or_else(|| spec.env.first_of(member.key_env));
+        let auth = match key {
+            Some(k) => Auth::Bearer(HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| "api_key is not a valid header value".to_owned())?),
+            None => {
+                if member.key_expected {
+                    tracing::warn!(
+                        provider = member.name,
+                        "no API key for {}: set litellm_params.api_key or {}; calls will be sent without one",
+                        spec.upstream_model,
+                        member.key_env.join(" / ")
+                    );
+                }
+                Auth::None
+            }
+        };
+        let model = match member.model_prefix {
+            Some(prefix) if !spec.upstream_model.starts_with(prefix) && !spec.upstream_model.contains('/') => {
+                format!("{prefix}{}", spec.upstream_model)
+            }
+            _ => spec.upstream_model.to_owned(),
+        };
+        let p = OpenAiCompatible::new(member.name, client.clone(), base, model, auth, UrlStyle::Standard, spec)?;
+        Ok(Arc::new(p))
+    }
+}
+
+/// Default per-attempt timeout when nothing configures one (LiteLLM's 600 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
