@@ -85,6 +85,22 @@ pub struct DeploymentMetrics {
     pub latency: Histogram,
 }
 
+impl DeploymentMetrics {
+    fn register(model_group: &str, id: &str, provider: &str, model: &str) -> Self {
+        let labels = [
+            ("model_group", model_group.to_owned()),
+            ("model_id", id.to_owned()),
+            ("api_provider", provider.to_owned()),
+            ("litellm_model_name", model.to_owned()),
+        ];
+        Self {
+            success: metrics::counter!("litellm_deployment_success_responses", &labels),
+            failure: metrics::counter!("litellm_deployment_failure_responses", &labels),
+            latency: metrics::histogram!("litellm_llm_api_latency_metric", &labels),
+        }
+    }
+}
+
 /// How a deployment reaches its provider.
 enum Target {
     /// A concrete model: built once.
@@ -159,25 +175,31 @@ impl Deployment {
 
     fn new(model_name: String, provider_name: String, params: LitellmParams, info: ModelInfo, target: Target) -> Self {
         let id = info.id.clone().unwrap_or_else(|| {
-            stable_id(&[&model_name, &params.model, params.api_base.as_deref().unwrap_or(""), params.api_version.as_deref().unwrap_or("")])
+            let mock = params.mock_response.as_ref().map(ToString::to_string).unwrap_or_default();
+            let numbers = format!("{:?}/{:?}/{:?}/{:?}", params.rpm, params.tpm, params.weight, params.region_name);
+            stable_id(&[
+                &model_name,
+                &params.model,
+                params.api_base.as_deref().unwrap_or(""),
+                params.api_version.as_deref().unwrap_or(""),
+                &mock,
+                &numbers,
+            ])
         });
         let weight = params
             .weight
             .or(params.rpm.map(|r| r as f64))
             .or(params.tpm.map(|t| t as f64))
             .unwrap_or(1.0);
-        let labels = [
-            ("model_group", model_name.clone()),
-            ("model_id", id.clone()),
-            ("api_provider", provider_name.clone()),
-            ("litellm_model_name", params.model.clone()),
-        ];
-        let metrics = DeploymentMetrics {
-            success: metrics::counter!("litellm_deployment_success_responses", &labels),
-            failure: metrics::counter!("litellm_deployment_failure_responses", &labels),
-            latency: metrics::histogram!("litellm_llm_api_latency_metric", &labels),
-        };
+        let metrics = DeploymentMetrics::register(&model_name, &id, &provider_name, &params.model);
         Self { id, model_name, provider_name, params, info, weight, health: Arc::new(Health::default()), metrics, target }
+    }
+
+    /// Gives the deployment another id (to keep ids unique when two entries are identical).
+    pub fn with_id(mut self, id: String) -> Self {
+        self.metrics = DeploymentMetrics::register(&self.model_name, &id, &self.provider_name, &self.params.model);
+        self.id = id;
+        self
     }
 
     /// Whether this deployment serves a pattern of model names.

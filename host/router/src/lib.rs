@@ -220,9 +220,16 @@ impl Router {
             strategy,
             settings,
         };
+        let mut seen_ids = std::collections::HashSet::new();
         for d in &config.model_list {
             let params_path = format!("{}.litellm_params", d.path);
-            let (provider, upstream) = match registry.resolve(&d.litellm_params.model, d.litellm_params.custom_llm_provider.as_deref()) {
+            let resolved = if d.litellm_params.model == "*" {
+                // `model: "*"` passes any `provider/model` through; the provider is resolved per request.
+                Ok(("any".to_owned(), "*".to_owned()))
+            } else {
+                registry.resolve(&d.litellm_params.model, d.litellm_params.custom_llm_provider.as_deref())
+            };
+            let (provider, upstream) = match resolved {
                 Ok(r) => r,
                 Err(e) => {
                     problems.error(&format!("{params_path}.model"), e);
@@ -262,6 +269,16 @@ impl Router {
                     }
                 }
             };
+            let deployment = if seen_ids.contains(&deployment.id) {
+                if d.model_info.id.is_some() {
+                    problems.error(&format!("{}.model_info.id", d.path), format!("duplicate deployment id '{}'", deployment.id));
+                }
+                let id = format!("{}-{}", deployment.id, seen_ids.len());
+                deployment.with_id(id)
+            } else {
+                deployment
+            };
+            seen_ids.insert(deployment.id.clone());
             router.add(Arc::new(deployment));
         }
         // Longest literal prefix first, so `anthropic/*` wins over `*`.

@@ -1,1 +1,145 @@
-fn main() {}
+//! `tianji`: the LLM gateway.
+//!
+//! Run with: `tianji --config config.yaml [--host 127.0.0.1] [--port 4000]`,
+//! or `tianji check-config config.yaml` to validate a config.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tianji_core::config::Config;
+
+#[derive(Parser)]
+#[command(name = "tianji", version, about = "Tianji: an OpenAI-compatible LLM gateway that runs LiteLLM configs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// LiteLLM-style config.yaml.
+    #[arg(long, short, env = "TIANJI_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    host: String,
+    /// Port to bind.
+    #[arg(long, env = "PORT", default_value_t = 4000)]
+    port: u16,
+    /// Log as JSON lines.
+    #[arg(long)]
+    json_logs: bool,
+    /// Seconds to let in-flight requests finish after SIGTERM.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace_secs: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "TIANJI_WORKERS")]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a config: print every problem (exit 1) or a summary (exit 0).
+    CheckConfig {
+        /// The config file.
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::CheckConfig { config }) => check_config(config),
+        None => run(&cli),
+    }
+}
+
+fn check_config(path: &PathBuf) -> ExitCode {
+    tianji_server::telemetry::init_tracing(false);
+    match tianji_server::load(path) {
+        Ok(loaded) => {
+            print!("{}", summary(&loaded.config, &loaded.ignored));
+            println!("config OK: {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn summary(c: &Config, ignored: &[String]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "models ({} deployments):", c.model_list.len());
+    for d in &c.model_list {
+        let mock = if d.litellm_params.mock_response.is_some() { "  [mock_response]" } else { "" };
+        let base = d.litellm_params.api_base.as_deref().map(|b| format!("  @ {b}")).unwrap_or_default();
+        let _ = writeln!(s, "  {:<28} -> {}{base}{mock}", d.model_name, d.litellm_params.model);
+    }
+    let r = &c.router_settings;
+    let l = &c.litellm_settings;
+    let _ = writeln!(
+        s,
+        "router: strategy={} num_retries={} timeout={}s allowed_fails={} cooldown_time={}s fallbacks={} aliases={}",
+        r.routing_strategy.as_deref().unwrap_or("simple-shuffle"),
+        r.num_retries.or(l.num_retries).unwrap_or(tianji_router::DEFAULT_NUM_RETRIES),
+        r.timeout.or(l.request_timeout).unwrap_or(tianji_router::DEFAULT_TIMEOUT.as_secs_f64()),
+        r.allowed_fails.unwrap_or(tianji_router::DEFAULT_ALLOWED_FAILS),
+        r.cooldown_time.unwrap_or(tianji_router::DEFAULT_COOLDOWN.as_secs_f64()),
+        r.fallbacks.len() + l.fallbacks.len(),
+        r.model_group_alias.len(),
+    );
+    let _ = writeln!(s, "auth: {}", if c.general_settings.master_key.is_some() { "master_key set" } else { "open (no master_key)" });
+    if !ignored.is_empty() {
+        let _ = writeln!(s, "ignored (not supported yet):");
+        for i in ignored {
+            let _ = writeln!(s, "  {i}");
+        }
+    }
+    s
+}
+
+fn run(cli: &Cli) -> ExitCode {
+    tianji_server::telemetry::init_tracing(cli.json_logs);
+    let Some(config) = &cli.config else {
+        eprintln!("error: --config <config.yaml> is required (or TIANJI_CONFIG)");
+        return ExitCode::from(2);
+    };
+    let loaded = match tianji_server::load(config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for path in &loaded.ignored {
+        tracing::warn!("ignored: {path}");
+    }
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(w) = cli.workers {
+        rt.worker_threads(w.max(1));
+    }
+    let rt = match rt.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port)).await?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, deployments = loaded.config.model_list.len(), "tianji listening on http://{addr}");
+        tianji_server::serve(listener, loaded.state, tianji_server::shutdown_signal(), Duration::from_secs(cli.shutdown_grace_secs)).await
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

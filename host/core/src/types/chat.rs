@@ -12,7 +12,8 @@ use super::Usage;
 /// `POST /v1/chat/completions` body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatRequest {
-    /// Model group (or `provider/model` for wildcard routes).
+    /// Model group (or `provider/model` for wildcard routes); may come from the URL instead.
+    #[serde(default)]
     pub model: String,
     /// The conversation.
     pub messages: Vec<Message>,

@@ -11,7 +11,8 @@ use super::Usage;
 /// `POST /v1/completions` body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CompletionRequest {
-    /// Model group.
+    /// Model group; may come from the URL instead.
+    #[serde(default)]
     pub model: String,
     /// String, list of strings, or token arrays.
     #[serde(default)]
@@ -53,7 +54,8 @@ pub struct CompletionResponse {
 /// `POST /v1/embeddings` body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EmbeddingRequest {
-    /// Model group.
+    /// Model group; may come from the URL instead.
+    #[serde(default)]
     pub model: String,
     /// String, list of strings, or token arrays.
     pub input: Value,

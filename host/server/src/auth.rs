@@ -1,0 +1,97 @@
+//! Authentication: with `general_settings.master_key` set, every API route
+//! needs the key as `Authorization: Bearer`, `api-key`, `x-api-key` or
+//! `x-litellm-api-key` (health and metrics are open, as in LiteLLM).
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tianji_core::GatewayError;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The admin key, kept as a SHA-256 digest and compared in constant time.
+pub struct MasterKey {
+    digest: [u8; 32],
+}
+
+impl MasterKey {
+    /// Hashes the configured key.
+    pub fn new(key: &str) -> Self {
+        Self { digest: Sha256::digest(key.as_bytes()).into() }
+    }
+
+    /// Whether `presented` is the key.
+    pub fn matches(&self, presented: &str) -> bool {
+        let d: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        bool::from(d.ct_eq(&self.digest))
+    }
+}
+
+/// The key a client presented, from any header LiteLLM accepts.
+pub fn presented_key(parts: &Parts) -> Option<&str> {
+    let h = &parts.headers;
+    if let Some(v) = h.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        let key = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim();
+        if !key.is_empty() {
+            return Some(key);
+        }
+    }
+    ["api-key", "x-api-key", "x-litellm-api-key"]
+        .iter()
+        .find_map(|name| h.get(*name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty()))
+}
+
+/// A caller that passed authentication.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Whether the caller used the master key (admin).
+    pub is_admin: bool,
+}
+
+/// `sk-...abcd`, as LiteLLM shows keys in errors.
+pub fn abbreviate(key: &str) -> String {
+    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("sk-...{tail}")
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(master) = &state.master_key else {
+            return Ok(Caller { is_admin: true });
+        };
+        let Some(key) = presented_key(parts) else {
+            return Err(GatewayError::authentication("Authentication Error, No api key passed in.").into());
+        };
+        if master.matches(key) {
+            Ok(Caller { is_admin: true })
+        } else {
+            Err(GatewayError::authentication(format!(
+                "Authentication Error, Invalid proxy server token passed. Received API Key = {}",
+                abbreviate(key)
+            ))
+            .into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_matching() {
+        let k = MasterKey::new("sk-1234");
+        assert!(k.matches("sk-1234"));
+        assert!(!k.matches("sk-12345"));
+        let (mut parts, _) = http::Request::builder().header("x-api-key", "sk-a").body(()).map(|r| r.into_parts()).expect("req");
+        assert_eq!(presented_key(&parts), Some("sk-a"));
+        parts.headers.insert("authorization", http::HeaderValue::from_static("Bearer sk-b"));
+        assert_eq!(presented_key(&parts), Some("sk-b"));
+        assert_eq!(abbreviate("sk-abcdefgh"), "sk-...efgh");
+    }
+}

@@ -1,0 +1,69 @@
+//! The JSON body extractor: a size limit that answers 413, and decode errors
+//! that answer 400 naming the offending field, both in OpenAI's shape.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+use tianji_core::{ErrorKind, GatewayError};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A request body decoded as `T`, within `general_settings.max_request_size_mb`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.max_body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+            let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                GatewayError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("Request size is too large. Request size is over the limit of {:.1} MB (general_settings.max_request_size_mb)", limit as f64 / (1024.0 * 1024.0)),
+                )
+            } else {
+                GatewayError::bad_request(format!("could not read the request body: {e}"), None)
+            }
+        })?;
+        decode(&bytes).map(JsonBody).map_err(ApiError::from)
+    }
+}
+
+/// Decodes JSON, turning serde's message into a 400 with the field as `param`.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayError> {
+    if bytes.is_empty() {
+        return Err(GatewayError::bad_request("Request body is empty; expected a JSON object", None));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        let param = field_of(&msg);
+        let what = if e.is_syntax() || e.is_eof() { "Malformed JSON in request body" } else { "Invalid request body" };
+        GatewayError::bad_request(format!("{what}: {msg}"), param.as_deref())
+    })
+}
+
+/// Pulls the field name out of serde messages like "missing field `messages`".
+fn field_of(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    let field = &msg[start..end];
+    (msg.contains("field")).then(|| field.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tianji_core::types::ChatRequest;
+
+    #[test]
+    fn missing_field_is_named() {
+        let e = decode::<ChatRequest>(br#"{"model":"m"}"#).err().expect("error");
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        assert_eq!(e.status.as_u16(), 400);
+        let e = decode::<ChatRequest>(br#"{"model":"m", "messages": [}"#).err().expect("error");
+        assert!(e.message.starts_with("Malformed JSON"), "{}", e.message);
+    }
+}

@@ -1,0 +1,147 @@
+//! LiteLLM's per-request controls: body fields and headers that steer the
+//! gateway (`fallbacks`, `num_retries`, `timeout`, `mock_*`, `metadata`,
+//! `tags`, `x-litellm-timeout`). They are taken out of the body so they never
+//! reach the upstream.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde_json::{Map, Value};
+use tianji_core::{CallContext, CallType, GatewayError};
+use tianji_router::{Controls, parse_request_fallbacks};
+
+/// Fields LiteLLM consumes itself and never forwards.
+const GATEWAY_ONLY: &[&str] = &[
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "num_retries",
+    "timeout",
+    "request_timeout",
+    "mock_response",
+    "mock_testing_fallbacks",
+    "mock_testing_rate_limit_error",
+    "mock_timeout",
+    "metadata",
+    "litellm_metadata",
+    "tags",
+    "caching",
+    "cache",
+    "no-log",
+    "disable_fallbacks",
+    "drop_params",
+    "additional_drop_params",
+    "litellm_logging_obj",
+    "api_key",
+    "api_base",
+    "base_url",
+];
+
+/// What a request asked of the gateway.
+pub struct Extracted {
+    /// Router controls.
+    pub controls: Controls,
+    /// Request-scoped context.
+    pub ctx: CallContext,
+    /// Per-request `mock_response`.
+    pub mock_response: Option<Value>,
+}
+
+fn as_bool(v: Option<Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+fn as_secs(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Removes the gateway-only fields from `extra` and turns them into controls.
+pub fn extract(extra: &mut Map<String, Value>, headers: &HeaderMap, model: &str, call_type: CallType, user: Option<&str>) -> Result<Extracted, GatewayError> {
+    let mut ctx = CallContext::new(call_type);
+    let mut controls = Controls::default();
+    // Fast path: most requests carry none of these.
+    let mut taken: Map<String, Value> = Map::new();
+    if !extra.is_empty() {
+        for key in GATEWAY_ONLY {
+            if let Some(v) = extra.remove(*key) {
+                taken.insert((*key).to_owned(), v);
+            }
+        }
+    }
+    if let Some(v) = taken.remove("fallbacks").filter(|v| !v.is_null()) {
+        controls.fallbacks = Some(parse_request_fallbacks(&v, model)?);
+    }
+    if as_bool(taken.remove("disable_fallbacks")) {
+        controls.fallbacks = Some(Vec::new());
+    }
+    if let Some(v) = taken.remove("num_retries").filter(|v| !v.is_null()) {
+        let n = v.as_u64().ok_or_else(|| GatewayError::bad_request("num_retries must be a non-negative integer", Some("num_retries")))?;
+        controls.num_retries = Some(n as u32);
+    }
+    let header_timeout = headers.get("x-litellm-timeout").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok());
+    let body_timeout = taken.remove("timeout").or_else(|| taken.remove("request_timeout")).filter(|v| !v.is_null());
+    let timeout = match body_timeout {
+        Some(v) => Some(as_secs(&v).ok_or_else(|| GatewayError::bad_request("timeout must be a number of seconds", Some("timeout")))?),
+        None => header_timeout,
+    };
+    if let Some(t) = timeout {
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(GatewayError::bad_request("timeout must be a positive number of seconds", Some("timeout")));
+        }
+        controls.timeout = Some(Duration::from_secs_f64(t));
+        ctx.timeout = controls.timeout;
+    }
+    controls.mock_testing_fallbacks = as_bool(taken.remove("mock_testing_fallbacks"));
+    controls.mock_testing_rate_limit_error = as_bool(taken.remove("mock_testing_rate_limit_error"));
+    controls.mock_timeout = as_bool(taken.remove("mock_timeout"));
+    let mock_response = taken.remove("mock_response").filter(|v| !v.is_null());
+    if let Some(Value::Object(m)) = taken.remove("metadata") {
+        ctx.metadata = m;
+    }
+    if let Some(Value::Array(tags)) = taken.remove("tags") {
+        ctx.tags = tags.into_iter().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+    }
+    if let Some(t) = ctx.metadata.get("tags").and_then(Value::as_array) {
+        ctx.tags.extend(t.iter().filter_map(|t| t.as_str().map(str::to_owned)));
+    }
+    ctx.end_user = user.map(str::to_owned);
+    Ok(Extracted { controls, ctx, mock_response })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_controls_and_keeps_the_rest() {
+        let mut extra: Map<String, Value> = serde_json::from_str(
+            r#"{"fallbacks":["b"],"num_retries":1,"timeout":2.5,"metadata":{"tags":["x"]},"tags":["y"],"mock_testing_fallbacks":true,"seed":1}"#,
+        )
+        .unwrap_or_default();
+        let e = extract(&mut extra, &HeaderMap::new(), "a", CallType::Completion, Some("u1")).expect("extract");
+        assert_eq!(extra.keys().collect::<Vec<_>>(), vec!["seed"]);
+        assert_eq!(e.controls.num_retries, Some(1));
+        assert_eq!(e.controls.timeout, Some(Duration::from_millis(2500)));
+        assert!(e.controls.mock_testing_fallbacks);
+        assert_eq!(e.ctx.tags, vec!["y".to_owned(), "x".to_owned()]);
+        assert_eq!(e.ctx.end_user.as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn header_timeout_and_bad_values() {
+        let mut h = HeaderMap::new();
+        h.insert("x-litellm-timeout", http::HeaderValue::from_static("0.5"));
+        let e = extract(&mut Map::new(), &h, "a", CallType::Completion, None).expect("extract");
+        assert_eq!(e.controls.timeout, Some(Duration::from_millis(500)));
+        let mut extra: Map<String, Value> = serde_json::from_str(r#"{"timeout":-1}"#).unwrap_or_default();
+        assert!(extract(&mut extra, &HeaderMap::new(), "a", CallType::Completion, None).is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! `POST /v1/chat/completions` (also `/chat/completions`,
+//! `/openai/deployments/{model}/chat/completions`, `/engines/{model}/chat/completions`),
+//! streaming included, and LiteLLM's batch form (`model: "a,b"`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures::future::join_all;
+use http::HeaderMap;
+use serde_json::Value;
+use tianji_core::types::{ChatRequest, estimate_tokens};
+use tianji_core::{CallType, GatewayError};
+use tianji_providers::mock::{mock_chat, mock_chat_stream};
+use tianji_router::Attempt;
+
+use super::{require_model, run_json, run_stream};
+use crate::auth::Caller;
+use crate::body::JsonBody;
+use crate::controls::{Extracted, extract};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(State(state): State<AppState>, _caller: Caller, headers: HeaderMap, JsonBody(req): JsonBody<ChatRequest>) -> Response {
+    handle(state, headers, req).await
+}
+
+/// `POST /openai/deployments/{model}/chat/completions` (Azure-style clients).
+pub async fn chat_completions_for(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    _caller: Caller,
+    headers: HeaderMap,
+    JsonBody(mut req): JsonBody<ChatRequest>,
+) -> Response {
+    if req.model.is_empty() {
+        req.model = model;
+    }
+    handle(state, headers, req).await
+}
+
+async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Response {
+    let started = Instant::now();
+    if let Err(e) = validate(&req) {
+        return ApiError::from(e).into_response();
+    }
+    let extracted = match extract(&mut req.extra, &headers, &req.model, CallType::Completion, req.user.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if req.model.contains(',') {
+        return batch(state, req, extracted, started).await;
+    }
+    let mut extracted = extracted;
+    extracted.controls.stream = req.stream;
+    if state.router.settings().pre_call_checks {
+        extracted.controls.prompt_tokens = Some(req.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum());
+    }
+    let model = req.model.clone();
+    let drop_params = state.router.settings().drop_params;
+    let mock = extracted.mock_response.clone();
+    let req = Arc::new(req);
+    if req.stream {
+        run_stream(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
+            let prepared = prepare(&req, &a, drop_params);
+            let mock = mock.clone();
+            async move {
+                let r = prepared?;
+                match mock {
+                    Some(m) => mock_chat_stream(&r, &a.model, &m),
+                    None => a.provider.chat_stream(r, &a.opts).await,
+                }
+            }
+        })
+        .await
+    } else {
+        run_json(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
+            let prepared = prepare(&req, &a, drop_params);
+            let mock = mock.clone();
+            async move {
+                let r = prepared?;
+                match mock {
+                    Some(m) => mock_chat(&r, &a.model, &m),
+                    None => a.provider.chat(r, &a.opts).await,
+                }
+            }
+        })
+        .await
+    }
+}
+
+fn validate(req: &ChatRequest) -> Result<(), GatewayError> {
+    require_model(&req.model)?;
+    if req.messages.is_empty() {
+        return Err(GatewayError::bad_request("messages must contain at least one message", Some("messages")));
+    }
+    for (i, m) in req.messages.iter().enumerate() {
+        if !matches!(m.role.as_str(), "system" | "developer" | "user" | "assistant" | "tool" | "function") {
+            return Err(GatewayError::bad_request(
+                format!("messages[{i}].role: invalid role '{}' (expected system, developer, user, assistant, tool or function)", m.role),
+                Some(&format!("messages[{i}].role")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The request for one attempt: the attempt's model and messages, and the
+/// provider's parameter policy (`drop_params`).
+fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequest, GatewayError> {
+    let mut r = req.clone();
+    r.model.clone_from(&a.model);
+    if let Some(m) = &a.messages {
+        r.messages.clone_from(m);
+    }
+    for p in &a.deployment.params.additional_drop_params {
+        r.extra.remove(p);
+    }
+    if let Some(supported) = a.provider.supported_params() {
+        let unsupported: Vec<String> = r.extra.keys().filter(|k| !supported.contains(&k.as_str())).cloned().collect();
+        if !unsupported.is_empty() {
+            if drop_params || a.deployment.params.drop_params.unwrap_or(false) {
+                for k in &unsupported {
+                    r.extra.remove(k);
+                }
+            } else {
+                return Err(GatewayError::bad_request(
+                    format!(
+                        "{} does not support parameters: {unsupported:?}, for model={}. To drop these, set `litellm_settings.drop_params: true` in the config or `drop_params: true` in the deployment's litellm_params.",
+                        a.provider.provider_name(),
+                        a.model
+                    ),
+                    unsupported.first().map(String::as_str),
+                ));
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// `model: "a,b"`: one completion per model, answered as a JSON list (LiteLLM's batch completions).
+async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started: Instant) -> Response {
+    if req.stream {
+        return ApiError::from(GatewayError::bad_request("streaming is not supported with several comma-separated models", Some("stream"))).into_response();
+    }
+    let models: Vec<String> = req.model.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
+    let calls = models.iter().map(|model| {
+        let mut r = req.clone();
+        r.model.clone_from(model);
+        let state = state.clone();
+        let mut ex = Extracted { controls: extracted.controls.clone(), ctx: extracted.ctx.clone(), mock_response: extracted.mock_response.clone() };
+        ex.ctx.call_id = uuid::Uuid::new_v4().to_string();
+        let model = model.clone();
+        async move {
+            let r = Arc::new(r);
+            let mock = ex.mock_response.clone();
+            let resp = run_json(&state, "/chat/completions", &model, &ex, started, |a: Attempt| {
+                let prepared = prepare(&r, &a, false);
+                let mock = mock.clone();
+                async move {
+                    let r = prepared?;
+                    match mock {
+                        Some(m) => mock_chat(&r, &a.model, &m),
+                        None => a.provider.chat(r, &a.opts).await,
+                    }
+                }
+            })
+            .await;
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();
+            serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null)
+        }
+    });
+    let results: Vec<Value> = join_all(calls).await;
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&extracted.ctx.call_id) {
+        headers.insert("x-litellm-call-id", v);
+    }
+    (headers, axum::Json(results)).into_response()
+}

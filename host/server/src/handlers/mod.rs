@@ -1,0 +1,150 @@
+//! HTTP handlers, one file per endpoint family, and the two runners they
+//! share: [`run_json`] for calls answered with one JSON body and
+//! [`run_stream`] for calls answered with server-sent events. Both route the
+//! call, attach LiteLLM's headers, and record request metrics.
+
+pub mod chat;
+pub mod completions;
+pub mod embeddings;
+pub mod health;
+pub mod images;
+pub mod models;
+pub mod moderations;
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use serde_json::Value;
+use tianji_core::GatewayError;
+use tianji_core::types::{ChatChunk, ChatResponse, CompletionResponse, EmbeddingResponse, Usage};
+use tianji_router::{Attempt, Routed};
+
+use crate::controls::Extracted;
+use crate::error::ApiError;
+use crate::headers::{add_cost, routing_headers};
+use crate::sse;
+use crate::state::AppState;
+
+/// Responses that may carry token usage (for the cost header and, later, spend).
+pub trait HasUsage {
+    /// The usage, if reported.
+    fn usage(&self) -> Option<&Usage>;
+}
+
+impl HasUsage for ChatResponse {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+impl HasUsage for CompletionResponse {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+impl HasUsage for EmbeddingResponse {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+impl HasUsage for Value {
+    fn usage(&self) -> Option<&Usage> {
+        None
+    }
+}
+
+fn record_request(route: &'static str, model: &str, status: StatusCode, started: Instant) {
+    metrics::counter!(
+        "litellm_proxy_total_requests_metric",
+        "route" => route,
+        "requested_model" => model.to_owned(),
+        "status_code" => status.as_str().to_owned()
+    )
+    .increment(1);
+    metrics::histogram!("litellm_request_total_latency_metric", "route" => route, "requested_model" => model.to_owned())
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Routes a call answered with one JSON body.
+pub async fn run_json<T, F, Fut>(state: &AppState, route: &'static str, model: &str, extracted: &Extracted, started: Instant, op: F) -> Response
+where
+    T: Serialize + HasUsage,
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, GatewayError>>,
+{
+    let call_id = &extracted.ctx.call_id;
+    let result = state.router.execute(model, &extracted.controls, call_id, op).await;
+    let response = match result {
+        Ok(Routed { value, meta }) => {
+            let mut headers = routing_headers(call_id, &meta, started.elapsed());
+            if let Some(u) = value.usage() {
+                add_cost(&mut headers, &meta, u.prompt_tokens, u.completion_tokens);
+            }
+            match serde_json::to_vec(&value) {
+                Ok(body) => {
+                    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    (StatusCode::OK, headers, body).into_response()
+                }
+                Err(e) => ApiError { error: GatewayError::internal(format!("cannot encode response: {e}")), headers }.into_response(),
+            }
+        }
+        Err(failure) => {
+            let headers = routing_headers(call_id, &failure.meta, started.elapsed());
+            ApiError { error: failure.error, headers }.into_response()
+        }
+    };
+    record_request(route, model, response.status(), started);
+    tracing::debug!(call_id = %call_id, model, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request done");
+    response
+}
+
+/// Routes a streamed call; retries and fallbacks apply until the stream is established.
+pub async fn run_stream<T, S, F, Fut>(state: &AppState, route: &'static str, model: &str, extracted: &Extracted, started: Instant, op: F) -> Response
+where
+    T: Serialize + Send + 'static,
+    S: Stream<Item = Result<T, GatewayError>> + Send + 'static,
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<S, GatewayError>>,
+{
+    let call_id = &extracted.ctx.call_id;
+    let result = state.router.execute(model, &extracted.controls, call_id, op).await;
+    let response = match result {
+        Ok(Routed { value, meta }) => {
+            let mut headers = routing_headers(call_id, &meta, started.elapsed());
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+            let body: Body = sse::body(value, |_chunk: &T| {});
+            (StatusCode::OK, headers, body).into_response()
+        }
+        Err(failure) => {
+            let headers = routing_headers(call_id, &failure.meta, started.elapsed());
+            ApiError { error: failure.error, headers }.into_response()
+        }
+    };
+    record_request(route, model, response.status(), started);
+    response
+}
+
+/// A chunk stream type alias for chat handlers.
+pub type ChatChunkResult = Result<ChatChunk, GatewayError>;
+
+/// Requires a non-empty model name.
+pub fn require_model(model: &str) -> Result<(), GatewayError> {
+    if model.trim().is_empty() {
+        return Err(GatewayError::bad_request("model is required: pass the model group to call (see /v1/models)", Some("model")));
+    }
+    Ok(())
+}
+
+/// Unknown routes answer in OpenAI's shape.
+pub async fn not_found(uri: http::Uri) -> ApiError {
+    GatewayError::new(tianji_core::ErrorKind::NotFound, format!("Route not found: {}", uri.path())).into()
+}

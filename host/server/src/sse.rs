@@ -1,0 +1,71 @@
+//! Relays a stream of chunks to the client as server-sent events, one event
+//! per chunk as it arrives, ending with `[DONE]`; an upstream error mid-stream
+//! becomes an `{"error": ...}` event followed by the end of the stream.
+//!
+//! Dropping the returned body (the client went away) drops the upstream
+//! stream, which closes the upstream connection and cancels the call.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use tianji_core::GatewayError;
+
+/// Encodes one event: `data: <json>\n\n`.
+pub fn event<T: Serialize>(value: &T) -> Bytes {
+    let mut buf = BytesMut::with_capacity(256).writer();
+    let _ = std::io::Write::write_all(&mut buf, b"data: ");
+    if serde_json::to_writer(&mut buf, value).is_err() {
+        return Bytes::from_static(b"data: {}\n\n");
+    }
+    let _ = std::io::Write::write_all(&mut buf, b"\n\n");
+    buf.into_inner().freeze()
+}
+
+/// The error event.
+pub fn error_event(e: &GatewayError) -> Bytes {
+    event(&e.to_body())
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// A body that writes `stream` as SSE; `on_item` sees every item (usage accounting).
+pub fn body<T, S, F>(stream: S, mut on_item: F) -> Body
+where
+    T: Serialize + Send + 'static,
+    S: Stream<Item = Result<T, GatewayError>> + Send + 'static,
+    F: FnMut(&T) + Send + 'static,
+{
+    let events = stream
+        .map(move |item| match item {
+            Ok(chunk) => {
+                on_item(&chunk);
+                (event(&chunk), false)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "stream ended by an upstream error");
+                (error_event(&e), true)
+            }
+        })
+        // Stop after an error event; otherwise finish with [DONE].
+        .scan(false, |stopped, (bytes, is_error)| {
+            if *stopped {
+                return futures::future::ready(None);
+            }
+            *stopped = is_error;
+            futures::future::ready(Some((bytes, is_error)))
+        });
+    let ended_by_error = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ended_by_error.clone();
+    let events = events.map(move |(bytes, is_error)| {
+        if is_error {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok::<Bytes, Infallible>(bytes)
+    });
+    let done = futures::stream::once(async move { ended_by_error.load(std::sync::atomic::Ordering::Relaxed) })
+        .filter_map(|errored| futures::future::ready((!errored).then(|| Ok::<Bytes, Infallible>(Bytes::from_static(DONE)))));
+    Body::from_stream(events.chain(done))
+}
