@@ -49,7 +49,10 @@ fn format_secs(d: Duration) -> String {
 pub fn add_cost(h: &mut HeaderMap, meta: &RouteMeta, prompt_tokens: u64, completion_tokens: u64) {
     if let Some((i, o)) = meta.cost_per_token {
         let cost = i * prompt_tokens as f64 + o * completion_tokens as f64;
-        put(h, "x-litellm-response-cost", &format!("{cost}"));
+        // Twelve decimals hide float noise (0.00011999999999999999) without losing real precision.
+        let text = format!("{cost:.12}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        put(h, "x-litellm-response-cost", text);
     }
 }
 
