@@ -4,6 +4,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+/// A random UUID (v4) for call and response ids, drawn from a userspace RNG
+/// so the request path makes no `getrandom` syscall.
+pub fn new_call_id() -> String {
+    let mut bytes = [0u8; 16];
+    fastrand::fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
 /// The kind of call, as LiteLLM names it in logs and guardrail hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallType {
@@ -53,7 +61,7 @@ impl CallContext {
     /// A fresh context with a new call id.
     pub fn new(call_type: CallType) -> Self {
         Self {
-            call_id: uuid::Uuid::new_v4().to_string(),
+            call_id: new_call_id(),
             call_type,
             end_user: None,
             metadata: Map::new(),

@@ -13,5 +13,5 @@ pub mod error;
 pub mod traits;
 pub mod types;
 
-pub use context::{CallContext, CallType};
+pub use context::{CallContext, CallType, new_call_id};
 pub use error::{ErrorKind, ErrorSource, GatewayError};

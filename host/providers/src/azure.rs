@@ -25,7 +25,7 @@ impl ProviderFactory for AzureFactory {
         &["azure_ad_token"]
     }
 
-    fn build(&self, spec: &DeploymentSpec<'_>, client: &reqwest::Client) -> Result<Arc<dyn Provider>, String> {
+    fn build(&self, spec: &DeploymentSpec<'_>, client: &crate::http::HttpClient) -> Result<Arc<dyn Provider>, String> {
         let base = spec
             .params
             .api_base

@@ -6,37 +6,108 @@ use std::time::Duration;
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use http_body_util::{BodyDataStream, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tianji_core::{ErrorKind, GatewayError};
 
-/// The pooled upstream HTTP client every adapter shares.
-pub type HttpClient = reqwest::Client;
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
-/// Builds the shared upstream client: pooled keep-alive connections,
-/// `TCP_NODELAY`, no global timeout (each attempt has its own deadline).
-pub fn build_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(1024)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+/// The pooled upstream HTTP client every adapter shares: hyper-util's
+/// keep-alive pool over rustls (HTTP/1.1 and HTTP/2 by ALPN), `TCP_NODELAY`,
+/// no global timeout (each attempt has its own deadline), no redirects and
+/// no retries of its own (the router owns retries).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<Connector, Full<Bytes>>,
 }
 
-/// Maps a transport failure (connect, reset, timeout) to a gateway error.
-pub fn transport_error(provider: &str, err: &reqwest::Error) -> GatewayError {
-    let kind = if err.is_timeout() { ErrorKind::Timeout } else { ErrorKind::UpstreamConnection };
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpClient")
+    }
+}
+
+fn tls_config() -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("TLS setup failed: {e}; https upstreams will not work");
+            return rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth();
+        }
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        tracing::debug!("loading system CA certificates: {e}");
+    }
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        tracing::warn!("no system CA certificates found; https upstreams will fail certificate checks");
+    }
+    builder.with_root_certificates(roots).with_no_client_auth()
+}
+
+/// Builds the shared upstream client.
+pub fn build_client() -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config())
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    let inner = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1024)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(https);
+    HttpClient { inner }
+}
+
+/// An upstream endpoint: a URI parsed once at start-up.
+pub fn parse_uri(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text.parse().map_err(|e| format!("'{text}' is not a valid URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some() => Ok(uri),
+        _ => Err(format!("'{text}' is not an http(s) URL")),
+    }
+}
+
+impl HttpClient {
+    /// Sends one request; the body is sent in one piece.
+    pub async fn send(&self, provider: &str, method: Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Response<Incoming>, GatewayError> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.clone();
+        let h = req.headers_mut();
+        h.reserve(headers.len() + 1);
+        for (k, v) in headers {
+            h.append(k, v.clone());
+        }
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self.inner.request(req).await.map_err(|e| transport_error(provider, &e))
+    }
+}
+
+/// Maps a transport failure (connect, reset) to a gateway error.
+pub fn transport_error(provider: &str, err: &(dyn std::error::Error + 'static)) -> GatewayError {
     let mut msg = format!("{provider} connection error: {err}");
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(s) = source {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         source = s.source();
     }
-    GatewayError::new(kind, msg).with_provider(provider)
+    GatewayError::new(ErrorKind::UpstreamConnection, msg).with_provider(provider)
 }
 
 /// The error for an attempt that ran past its deadline.
@@ -88,14 +159,20 @@ pub fn upstream_error(provider: &str, status: StatusCode, headers: &HeaderMap, b
 }
 
 /// Sends a request with a deadline and decodes a JSON answer, mapping every failure.
-pub async fn send_json<T: DeserializeOwned>(provider: &str, request: reqwest::RequestBuilder, timeout: Duration) -> Result<T, GatewayError> {
+pub async fn send_json<T: DeserializeOwned>(
+    client: &HttpClient,
+    provider: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<T, GatewayError> {
     let fut = async {
-        let resp = request.send().await.map_err(|e| transport_error(provider, &e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| transport_error(provider, &e))?;
-        if !status.is_success() {
-            return Err(upstream_error(provider, status, &headers, &body));
+        let resp = client.send(provider, Method::POST, uri, headers, body).await?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| transport_error(provider, &e))?.to_bytes();
+        if !parts.status.is_success() {
+            return Err(upstream_error(provider, parts.status, &parts.headers, &body));
         }
         serde_json::from_slice::<T>(&body).map_err(|e| {
             GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} returned an invalid response: {e}")).with_provider(provider)
@@ -105,19 +182,28 @@ pub async fn send_json<T: DeserializeOwned>(provider: &str, request: reqwest::Re
 }
 
 /// Sends a streaming request and waits (within the deadline) for a 2xx head.
-pub async fn send_stream(provider: &str, request: reqwest::RequestBuilder, timeout: Duration) -> Result<reqwest::Response, GatewayError> {
+pub async fn send_stream(
+    client: &HttpClient,
+    provider: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Response<Incoming>, GatewayError> {
     let fut = async {
-        let resp = request.send().await.map_err(|e| transport_error(provider, &e))?;
+        let resp = client.send(provider, Method::POST, uri, headers, body).await?;
         if !resp.status().is_success() {
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(upstream_error(provider, status, &headers, &body));
+            let (parts, body) = resp.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Err(upstream_error(provider, parts.status, &parts.headers, &body));
         }
         Ok(resp)
     };
     tokio::time::timeout(timeout, fut).await.map_err(|_| timeout_error(provider, timeout))?
 }
+
+/// How long to wait for the upstream body to end after `[DONE]`.
+const DRAIN_AFTER_DONE: Duration = Duration::from_millis(200);
 
 /// Decodes an SSE body into JSON events of type `T`, ending at `[DONE]`.
 ///
@@ -125,11 +211,11 @@ pub async fn send_stream(provider: &str, request: reqwest::RequestBuilder, timeo
 /// gap longer than `idle_timeout` ends the stream with one error.
 pub fn sse_json_stream<T: DeserializeOwned + Send + 'static>(
     provider: &str,
-    resp: reqwest::Response,
+    resp: Response<Incoming>,
     idle_timeout: Duration,
 ) -> impl Stream<Item = Result<T, GatewayError>> + Send + 'static {
     let provider = provider.to_owned();
-    let events = resp.bytes_stream().eventsource();
+    let events = BodyDataStream::new(resp.into_body()).eventsource();
     futures::stream::unfold((events, provider, false), move |(mut events, provider, done)| async move {
         if done {
             return None;
@@ -159,6 +245,10 @@ pub fn sse_json_stream<T: DeserializeOwned + Send + 'static>(
                         continue;
                     }
                     if data == "[DONE]" {
+                        // Read the upstream body to its end (briefly) so its
+                        // keep-alive connection goes back to the pool.
+                        let drain = async { while events.next().await.is_some() {} };
+                        let _ = tokio::time::timeout(DRAIN_AFTER_DONE, drain).await;
                         return None;
                     }
                     return Some(match decode_event::<T>(&provider, data) {

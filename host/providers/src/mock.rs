@@ -82,7 +82,7 @@ pub fn mock_chat(req: &ChatRequest, model: &str, response: &Value) -> Result<Cha
     let text = content_of(response);
     let usage = Usage::new(prompt_tokens(req), estimate_tokens(&text));
     Ok(ChatResponse {
-        id: format!("chatcmpl-{}", uuid::Uuid::new_v4()),
+        id: format!("chatcmpl-{}", tianji_core::new_call_id()),
         object: "chat.completion".into(),
         created: unix_now(),
         model: model.to_owned(),
@@ -143,7 +143,7 @@ impl Provider for MockProvider {
         let text = content_of(&self.response);
         let prompt = estimate_tokens(&req.prompt.to_string());
         Ok(CompletionResponse {
-            id: format!("cmpl-{}", uuid::Uuid::new_v4()),
+            id: format!("cmpl-{}", tianji_core::new_call_id()),
             object: "text_completion".into(),
             created: unix_now(),
             model: self.model.clone(),

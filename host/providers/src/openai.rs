@@ -24,7 +24,7 @@ use tianji_core::types::{
 };
 use tianji_core::GatewayError;
 
-use crate::http::{json_body, send_json, send_stream, sse_json_stream};
+use crate::http::{HttpClient, json_body, parse_uri, send_json, send_stream, sse_json_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// What differs between members of the OpenAI-compatible family.
@@ -105,16 +105,16 @@ pub enum UrlStyle {
 /// One deployment on an OpenAI-format API.
 pub struct OpenAiCompatible {
     provider: String,
-    client: reqwest::Client,
+    client: HttpClient,
     api_base: String,
     upstream_model: String,
     headers: HeaderMap,
     default_params: Map<String, Value>,
-    chat_url: String,
-    completions_url: String,
-    embeddings_url: String,
-    moderations_url: String,
-    images_url: String,
+    chat_url: http::Uri,
+    completions_url: http::Uri,
+    embeddings_url: http::Uri,
+    moderations_url: http::Uri,
+    images_url: http::Uri,
 }
 
 impl OpenAiCompatible {
@@ -122,7 +122,7 @@ impl OpenAiCompatible {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         provider: &str,
-        client: reqwest::Client,
+        client: HttpClient,
         api_base: String,
         upstream_model: String,
         auth: Auth,
@@ -148,33 +148,29 @@ impl OpenAiCompatible {
             let value = HeaderValue::from_str(v).map_err(|_| format!("extra_headers.{k} is not a valid header value"))?;
             headers.insert(name, value);
         }
-        let url = |op: &str| match &url_style {
-            UrlStyle::Standard => format!("{api_base}/{op}"),
-            UrlStyle::Azure { api_version } => {
-                format!("{api_base}/openai/deployments/{upstream_model}/{op}?api-version={api_version}")
-            }
+        // URLs are parsed once here, not on every request.
+        let url = |op: &str| {
+            let text = match &url_style {
+                UrlStyle::Standard => format!("{api_base}/{op}"),
+                UrlStyle::Azure { api_version } => {
+                    format!("{api_base}/openai/deployments/{upstream_model}/{op}?api-version={api_version}")
+                }
+            };
+            parse_uri(&text).map_err(|e| format!("api_base '{api_base}' does not make a valid URL: {e}"))
         };
         Ok(Self {
             provider: provider.to_owned(),
             client,
-            chat_url: url("chat/completions"),
-            completions_url: url("completions"),
-            embeddings_url: url("embeddings"),
-            moderations_url: url("moderations"),
-            images_url: url("images/generations"),
+            chat_url: url("chat/completions")?,
+            completions_url: url("completions")?,
+            embeddings_url: url("embeddings")?,
+            moderations_url: url("moderations")?,
+            images_url: url("images/generations")?,
             api_base,
             upstream_model,
             headers,
             default_params: spec.params.default_params.clone(),
         })
-    }
-
-    fn post(&self, url: &str, body: bytes::Bytes) -> reqwest::RequestBuilder {
-        self.client
-            .post(url)
-            .headers(self.headers.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body)
     }
 
     /// Applies per-deployment defaults under the request's own values.
@@ -218,7 +214,7 @@ impl Provider for OpenAiCompatible {
         req.stream = false;
         self.apply_defaults(&mut req);
         let body = json_body(&req)?;
-        send_json(&self.provider, self.post(&self.chat_url, body), opts.timeout).await
+        send_json(&self.client, &self.provider, &self.chat_url, &self.headers, body, opts.timeout).await
     }
 
     async fn chat_stream(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
@@ -226,7 +222,7 @@ impl Provider for OpenAiCompatible {
         req.stream = true;
         self.apply_defaults(&mut req);
         let body = json_body(&req)?;
-        let resp = send_stream(&self.provider, self.post(&self.chat_url, body), opts.timeout).await?;
+        let resp = send_stream(&self.client, &self.provider, &self.chat_url, &self.headers, body, opts.timeout).await?;
         Ok(sse_json_stream::<ChatChunk>(&self.provider, resp, opts.timeout).boxed())
     }
 
@@ -235,7 +231,7 @@ impl Provider for OpenAiCompatible {
         req.stream = false;
         self.apply_defaults_map(&mut req.extra);
         let body = json_body(&req)?;
-        send_json(&self.provider, self.post(&self.completions_url, body), opts.timeout).await
+        send_json(&self.client, &self.provider, &self.completions_url, &self.headers, body, opts.timeout).await
     }
 
     async fn completion_stream(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<ValueStream, GatewayError> {
@@ -243,26 +239,26 @@ impl Provider for OpenAiCompatible {
         req.stream = true;
         self.apply_defaults_map(&mut req.extra);
         let body = json_body(&req)?;
-        let resp = send_stream(&self.provider, self.post(&self.completions_url, body), opts.timeout).await?;
+        let resp = send_stream(&self.client, &self.provider, &self.completions_url, &self.headers, body, opts.timeout).await?;
         Ok(sse_json_stream::<Value>(&self.provider, resp, opts.timeout).boxed())
     }
 
     async fn embedding(&self, mut req: EmbeddingRequest, opts: &CallOptions) -> Result<EmbeddingResponse, GatewayError> {
         req.model.clone_from(&self.upstream_model);
         let body = json_body(&req)?;
-        send_json(&self.provider, self.post(&self.embeddings_url, body), opts.timeout).await
+        send_json(&self.client, &self.provider, &self.embeddings_url, &self.headers, body, opts.timeout).await
     }
 
     async fn moderation(&self, mut req: ModerationRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
         req.model = Some(self.upstream_model.clone());
         let body = json_body(&req)?;
-        send_json(&self.provider, self.post(&self.moderations_url, body), opts.timeout).await
+        send_json(&self.client, &self.provider, &self.moderations_url, &self.headers, body, opts.timeout).await
     }
 
     async fn image_generation(&self, mut req: ImageRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
         req.model = Some(self.upstream_model.clone());
         let body = json_body(&req)?;
-        send_json(&self.provider, self.post(&self.images_url, body), opts.timeout).await
+        send_json(&self.client, &self.provider, &self.images_url, &self.headers, body, opts.timeout).await
     }
 }
 
@@ -274,7 +270,7 @@ impl ProviderFactory for OpenAiFamilyFactory {
         FAMILY.iter().map(|m| m.name).collect()
     }
 
-    fn build(&self, spec: &DeploymentSpec<'_>, client: &reqwest::Client) -> Result<Arc<dyn Provider>, String> {
+    fn build(&self, spec: &DeploymentSpec<'_>, client: &HttpClient) -> Result<Arc<dyn Provider>, String> {
         let member = FAMILY
             .iter()
             .find(|m| m.name == spec.provider)

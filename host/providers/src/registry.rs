@@ -33,7 +33,7 @@ pub trait ProviderFactory: Send + Sync {
     }
 
     /// Builds the adapter, or says what is wrong with the deployment.
-    fn build(&self, spec: &DeploymentSpec<'_>, client: &reqwest::Client) -> Result<Arc<dyn Provider>, String>;
+    fn build(&self, spec: &DeploymentSpec<'_>, client: &crate::http::HttpClient) -> Result<Arc<dyn Provider>, String>;
 }
 
 /// All known providers.
@@ -127,7 +127,7 @@ impl ProviderRegistry {
     }
 
     /// Builds the adapter for a resolved deployment.
-    pub fn build(&self, spec: &DeploymentSpec<'_>, client: &reqwest::Client) -> Result<Arc<dyn Provider>, String> {
+    pub fn build(&self, spec: &DeploymentSpec<'_>, client: &crate::http::HttpClient) -> Result<Arc<dyn Provider>, String> {
         let idx = *self.by_name.get(spec.provider).ok_or_else(|| self.unknown(spec.provider))?;
         self.factories[idx].build(spec, client)
     }

@@ -24,7 +24,7 @@ impl ProviderFactory for TextCompletionOpenAiFactory {
         vec!["text-completion-openai"]
     }
 
-    fn build(&self, spec: &DeploymentSpec<'_>, client: &reqwest::Client) -> Result<Arc<dyn Provider>, String> {
+    fn build(&self, spec: &DeploymentSpec<'_>, client: &crate::http::HttpClient) -> Result<Arc<dyn Provider>, String> {
         let openai = DeploymentSpec { provider: "openai", ..*spec };
         let inner = OpenAiFamilyFactory.build(&openai, client)?;
         Ok(Arc::new(TextCompletionOpenAi { inner }))

@@ -4,28 +4,26 @@
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tianji_core::GatewayError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The admin key, kept as a SHA-256 digest and compared in constant time.
+/// The admin key, compared in constant time (only its length can leak).
 pub struct MasterKey {
-    digest: [u8; 32],
+    key: Box<[u8]>,
 }
 
 impl MasterKey {
-    /// Hashes the configured key.
+    /// Keeps the configured key.
     pub fn new(key: &str) -> Self {
-        Self { digest: Sha256::digest(key.as_bytes()).into() }
+        Self { key: key.as_bytes().into() }
     }
 
     /// Whether `presented` is the key.
     pub fn matches(&self, presented: &str) -> bool {
-        let d: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        bool::from(d.ct_eq(&self.digest))
+        bool::from(presented.as_bytes().ct_eq(&self.key))
     }
 }
 

@@ -1,43 +1,64 @@
 //! LiteLLM's `x-litellm-*` response headers, so dashboards built on them keep working.
+//!
+//! They are written straight into the response's header map (no
+//! intermediate map to merge), and numbers are formatted without `format!`
+//! where the value is an integer; this runs on every request.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tianji_router::RouteMeta;
 
-fn put(h: &mut HeaderMap, name: &'static str, value: &str) {
+const CALL_ID: HeaderName = HeaderName::from_static("x-litellm-call-id");
+const MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
+const API_BASE: HeaderName = HeaderName::from_static("x-litellm-model-api-base");
+const MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
+const RETRIES: HeaderName = HeaderName::from_static("x-litellm-attempted-retries");
+const FALLBACKS: HeaderName = HeaderName::from_static("x-litellm-attempted-fallbacks");
+const MAX_RETRIES: HeaderName = HeaderName::from_static("x-litellm-max-retries");
+const TIMEOUT: HeaderName = HeaderName::from_static("x-litellm-timeout");
+const DURATION: HeaderName = HeaderName::from_static("x-litellm-response-duration-ms");
+const OVERHEAD: HeaderName = HeaderName::from_static("x-litellm-overhead-duration-ms");
+const REGION: HeaderName = HeaderName::from_static("x-litellm-model-region");
+const COST: HeaderName = HeaderName::from_static("x-litellm-response-cost");
+
+fn put(h: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(HeaderName::from_static(name), v);
+        h.insert(name, v);
     }
 }
 
-fn put_num(h: &mut HeaderMap, name: &'static str, value: u64) {
-    h.insert(HeaderName::from_static(name), HeaderValue::from(value));
-}
-
-/// Routing headers for a call; `total` is the time since the request arrived.
-pub fn routing_headers(call_id: &str, meta: &RouteMeta, total: Duration) -> HeaderMap {
-    let mut h = HeaderMap::with_capacity(12);
-    put(&mut h, "x-litellm-call-id", call_id);
+/// Adds the routing headers for a call; `total` is the time since the request arrived.
+pub fn add_routing_headers(h: &mut HeaderMap, call_id: &str, meta: &RouteMeta, total: Duration) {
+    h.reserve(12);
+    put(h, CALL_ID, call_id);
     if let Some(id) = &meta.model_id {
-        put(&mut h, "x-litellm-model-id", id);
+        put(h, MODEL_ID, id);
     }
     if let Some(base) = &meta.api_base {
-        put(&mut h, "x-litellm-model-api-base", base);
+        put(h, API_BASE, base);
     }
-    put(&mut h, "x-litellm-model-group", &meta.model_group);
-    put_num(&mut h, "x-litellm-attempted-retries", u64::from(meta.attempted_retries));
-    put_num(&mut h, "x-litellm-attempted-fallbacks", u64::from(meta.attempted_fallbacks));
-    put_num(&mut h, "x-litellm-max-retries", u64::from(meta.max_retries));
-    put(&mut h, "x-litellm-timeout", &format_secs(meta.timeout));
-    put(&mut h, "x-litellm-response-duration-ms", &format_ms(total));
-    put(&mut h, "x-litellm-overhead-duration-ms", &format_ms(total.saturating_sub(meta.upstream_time)));
-    put(&mut h, "x-litellm-model-region", meta.region.as_deref().unwrap_or(""));
+    put(h, MODEL_GROUP, &meta.model_group);
+    h.insert(RETRIES, HeaderValue::from(meta.attempted_retries));
+    h.insert(FALLBACKS, HeaderValue::from(meta.attempted_fallbacks));
+    h.insert(MAX_RETRIES, HeaderValue::from(meta.max_retries));
+    put(h, TIMEOUT, &format_secs(meta.timeout));
+    put(h, DURATION, &format_ms(total));
+    put(h, OVERHEAD, &format_ms(total.saturating_sub(meta.upstream_time)));
+    h.insert(REGION, meta.region.as_deref().and_then(|r| HeaderValue::from_str(r).ok()).unwrap_or(HeaderValue::from_static("")));
+}
+
+/// The routing headers as a new map (error responses).
+pub fn routing_headers(call_id: &str, meta: &RouteMeta, total: Duration) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(16);
+    add_routing_headers(&mut h, call_id, meta, total);
     h
 }
 
+/// Milliseconds with three decimals (microsecond resolution).
 fn format_ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
+    let us = d.as_micros();
+    format!("{}.{:03}", us / 1000, us % 1000)
 }
 
 fn format_secs(d: Duration) -> String {
@@ -52,7 +73,7 @@ pub fn add_cost(h: &mut HeaderMap, meta: &RouteMeta, prompt_tokens: u64, complet
         // Twelve decimals hide float noise (0.00011999999999999999) without losing real precision.
         let text = format!("{cost:.12}");
         let text = text.trim_end_matches('0').trim_end_matches('.');
-        put(h, "x-litellm-response-cost", text);
+        put(h, COST, text);
     }
 }
 
@@ -69,11 +90,12 @@ mod tests {
             region: Some("eastus".into()),
             ..Default::default()
         };
-        let mut h = routing_headers("018f6a4e-0000-7000-8000-000000000000", &meta, Duration::from_millis(12));
+        let mut h = routing_headers("018f6a4e-0000-7000-8000-000000000000", &meta, Duration::from_micros(12_345));
         add_cost(&mut h, &RouteMeta { cost_per_token: Some((1e-6, 2e-6)), ..meta }, 100, 10);
         let size: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
         assert!(size < 1024, "headers take {size} bytes");
         assert_eq!(h["x-litellm-attempted-retries"], "0");
         assert_eq!(h["x-litellm-response-cost"], "0.00012");
+        assert_eq!(h["x-litellm-response-duration-ms"], "12.345");
     }
 }

@@ -8,7 +8,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use mimalloc::MiMalloc;
 use tianji_core::config::Config;
+
+/// mimalloc: the request path allocates many small, short-lived buffers; glibc's
+/// allocator cost ~10% of CPU per request in profiles, mimalloc a fraction of that.
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "tianji", version, about = "Tianji: an OpenAI-compatible LLM gateway that runs LiteLLM configs")]

@@ -1,1 +1,239 @@
-fn main() {}
+//! `tianji-bench`: Tianji's cost next to a direct call and a bare proxy hop.
+//!
+//! Run with: `scripts/bench` (builds the release binaries, then runs this).
+//!
+//! Starts three processes: the mock upstream, a bare pass-through hop (a
+//! minimal hyper forwarder, the floor any extra hop costs) and Tianji, all on
+//! loopback. Then, for non-streaming chat at concurrency 1, 16 and 64, it
+//! drives each target with a closed loop of keep-alive connections and
+//! prints latency p50/p99, the latency each hop adds, requests per second,
+//! CPU time per request, time-to-first-token overhead for streams, Tianji's
+//! idle and loaded RSS, and its start-up time to the first good completion.
+
+mod hop;
+mod load;
+mod procs;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::load::{Stats, run_load, ttft};
+use crate::procs::{Child, free_port};
+
+#[derive(Parser)]
+#[command(about = "Measure Tianji against a direct call and a bare hop")]
+struct Args {
+    /// Seconds of measured load per target and concurrency.
+    #[arg(long, default_value_t = 3.0)]
+    duration: f64,
+    /// Seconds of warm-up before each measurement.
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
+    /// Concurrency levels.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    concurrency: Vec<usize>,
+    /// Directory holding the `tianji` and `mock-upstream` binaries (default: next to this one).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Also print the figures as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Internal: run the bare hop in this process, forwarding to this upstream.
+    #[arg(long, hide = true)]
+    hop_upstream: Option<String>,
+    /// Internal: port for the bare hop.
+    #[arg(long, hide = true, default_value_t = 0)]
+    hop_port: u16,
+}
+
+const CHAT_BODY: &str = r#"{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}"#;
+const STREAM_BODY: &str = r#"{"model":"bench","stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    if let Some(upstream) = &args.hop_upstream {
+        return hop::run(upstream, args.hop_port);
+    }
+    let bin_dir = match &args.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?.parent().map(PathBuf::from).ok_or("no binary directory")?,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(bench(args, bin_dir))
+}
+
+fn write_config(upstream_port: u16) -> std::io::Result<PathBuf> {
+    let path = std::env::temp_dir().join(format!("tianji-bench-{}.yaml", std::process::id()));
+    std::fs::write(
+        &path,
+        format!(
+            "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/bench\n      api_base: http://127.0.0.1:{upstream_port}/v1\n      api_key: sk-bench\ngeneral_settings:\n  master_key: sk-bench-master\n"
+        ),
+    )?;
+    Ok(path)
+}
+
+fn start_tianji(bin_dir: &std::path::Path, config: &std::path::Path) -> std::io::Result<(Child, u16)> {
+    let port = free_port()?;
+    let child = Child::spawn(
+        bin_dir.join("tianji"),
+        &["--config", &config.to_string_lossy(), "--host", "127.0.0.1", "--port", &port.to_string()],
+        &[("RUST_LOG", "warn")],
+    )?;
+    Ok((child, port))
+}
+
+struct Row {
+    target: &'static str,
+    concurrency: usize,
+    stats: Stats,
+    cpu_us_per_req: Option<f64>,
+}
+
+async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("tianji-bench: {cores} cores, {}s per point after {}s warm-up", args.duration, args.warmup);
+
+    // Mock upstream: one worker thread, no latency.
+    let mock_port = free_port()?;
+    let mock = Child::spawn(bin_dir.join("mock-upstream"), &["--port", &mock_port.to_string(), "--threads", "1", "--chunks", "5"], &[])?;
+    procs::wait_http(mock_port, "/v1/models", Duration::from_secs(10)).await?;
+
+    // Bare hop: this binary in hop mode.
+    let hop_port = free_port()?;
+    let hop = Child::spawn(
+        std::env::current_exe()?,
+        &["--hop-upstream", &format!("127.0.0.1:{mock_port}"), "--hop-port", &hop_port.to_string()],
+        &[],
+    )?;
+    procs::wait_http(hop_port, "/v1/models", Duration::from_secs(10)).await?;
+
+    // Start-up time to the first good completion (median of 5 cold starts).
+    let config = write_config(mock_port)?;
+    let mut startups = Vec::new();
+    for _ in 0..5 {
+        let (child, port) = start_tianji(&bin_dir, &config)?;
+        let t = procs::time_to_first_completion(&child, port, CHAT_BODY, "sk-bench-master", Duration::from_secs(10)).await?;
+        startups.push(t);
+        drop(child);
+    }
+    startups.sort();
+    let startup = startups[startups.len() / 2];
+
+    let (tianji, tianji_port) = start_tianji(&bin_dir, &config)?;
+    procs::wait_http(tianji_port, "/health/liveliness", Duration::from_secs(10)).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = tianji.rss_kb();
+
+    let duration = Duration::from_secs_f64(args.duration);
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let auth_direct = "Bearer sk-bench";
+    let auth_tianji = "Bearer sk-bench-master";
+    let mut rows: Vec<Row> = Vec::new();
+    for &c in &args.concurrency {
+        for (target, port, path, auth, child) in [
+            ("direct", mock_port, "/v1/chat/completions", auth_direct, &mock),
+            ("bare hop", hop_port, "/v1/chat/completions", auth_direct, &hop),
+            ("tianji", tianji_port, "/v1/chat/completions", auth_tianji, &tianji),
+        ] {
+            let cpu_before = child.cpu_time();
+            let stats = run_load(port, path, auth, CHAT_BODY, c, warmup, duration).await?;
+            let cpu_after = child.cpu_time();
+            let cpu_us_per_req = match (cpu_before, cpu_after) {
+                (Some(b), Some(a)) if stats.total > 0 && target != "direct" => {
+                    // Warm-up requests burn CPU too: divide by everything sent.
+                    Some((a - b).as_secs_f64() * 1e6 / (stats.total + stats.warmup_total) as f64)
+                }
+                _ => None,
+            };
+            rows.push(Row { target, concurrency: c, stats, cpu_us_per_req });
+        }
+    }
+    let loaded_rss = tianji.rss_kb();
+
+    // Time to first token, concurrency 1.
+    let ttft_n = 400;
+    let t_direct = ttft(mock_port, auth_direct, STREAM_BODY, ttft_n).await?;
+    let t_hop = ttft(hop_port, auth_direct, STREAM_BODY, ttft_n).await?;
+    let t_tianji = ttft(tianji_port, auth_tianji, STREAM_BODY, ttft_n).await?;
+
+    println!();
+    println!("non-streaming chat, latency in ms (added = p50/p99 minus direct's at the same concurrency)");
+    println!("{:<10} {:>4} {:>9} {:>9} {:>11} {:>11} {:>10} {:>13} {:>7}", "target", "conc", "p50", "p99", "added p50", "added p99", "req/s", "cpu us/req", "errors");
+    for r in &rows {
+        let direct = rows.iter().find(|d| d.target == "direct" && d.concurrency == r.concurrency).map(|d| &d.stats);
+        let (ap50, ap99) = match direct {
+            Some(d) if r.target != "direct" => (format!("{:.3}", r.stats.p50_ms() - d.p50_ms()), format!("{:.3}", r.stats.p99_ms() - d.p99_ms())),
+            _ => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<10} {:>4} {:>9.3} {:>9.3} {:>11} {:>11} {:>10.0} {:>13} {:>7}",
+            r.target,
+            r.concurrency,
+            r.stats.p50_ms(),
+            r.stats.p99_ms(),
+            ap50,
+            ap99,
+            r.stats.rps(),
+            r.cpu_us_per_req.map(|c| format!("{c:.1}")).unwrap_or_else(|| "-".into()),
+            r.stats.errors
+        );
+    }
+    println!();
+    println!("tianji against the bare hop:");
+    let mut summary = serde_json::Map::new();
+    for &c in &args.concurrency {
+        let get = |t: &str| rows.iter().find(|r| r.target == t && r.concurrency == c).map(|r| &r.stats);
+        if let (Some(d), Some(h), Some(t)) = (get("direct"), get("bare hop"), get("tianji")) {
+            let hop_added = h.p50_ms() - d.p50_ms();
+            let tj_added = t.p50_ms() - d.p50_ms();
+            let ratio = if hop_added > 0.0 { tj_added / hop_added } else { f64::NAN };
+            let tj_added99 = t.p99_ms() - d.p99_ms();
+            println!(
+                "  c={c:<3} added p50 {tj_added:.3} ms vs hop {hop_added:.3} ms (ratio {ratio:.2}); added p99 {tj_added99:.3} ms; req/s {:.0} vs hop {:.0} (ratio {:.2})",
+                t.rps(),
+                h.rps(),
+                t.rps() / h.rps()
+            );
+            summary.insert(
+                format!("c{c}"),
+                serde_json::json!({
+                    "direct_p50_ms": d.p50_ms(), "direct_p99_ms": d.p99_ms(),
+                    "hop_p50_ms": h.p50_ms(), "hop_p99_ms": h.p99_ms(),
+                    "tianji_p50_ms": t.p50_ms(), "tianji_p99_ms": t.p99_ms(),
+                    "tianji_added_p50_ms": tj_added, "hop_added_p50_ms": hop_added, "added_ratio": ratio,
+                    "tianji_added_p99_ms": tj_added99,
+                    "tianji_rps": t.rps(), "hop_rps": h.rps(), "direct_rps": d.rps(), "rps_ratio": t.rps() / h.rps(),
+                }),
+            );
+        }
+    }
+    let ttft_over = t_tianji.p50_ms() - t_direct.p50_ms();
+    let ttft_hop_over = t_hop.p50_ms() - t_direct.p50_ms();
+    println!(
+        "  streaming time-to-first-token p50: direct {:.3} ms, hop {:.3} ms, tianji {:.3} ms -> tianji overhead {ttft_over:.3} ms (hop {ttft_hop_over:.3} ms)",
+        t_direct.p50_ms(),
+        t_hop.p50_ms(),
+        t_tianji.p50_ms()
+    );
+    let fmt_mb = |kb: Option<u64>| kb.map(|k| format!("{:.1} MB", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
+    println!("  tianji RSS: idle {}, after load {}", fmt_mb(idle_rss), fmt_mb(loaded_rss));
+    println!("  start-up to first good completion (median of 5): {:.1} ms", startup.as_secs_f64() * 1000.0);
+    let cpu16 = rows.iter().find(|r| r.target == "tianji" && r.concurrency == 16).and_then(|r| r.cpu_us_per_req);
+    if let Some(c) = cpu16 {
+        println!("  tianji CPU per request at c=16: {c:.1} us");
+    }
+    if args.json {
+        summary.insert("ttft_overhead_ms".into(), serde_json::json!(ttft_over));
+        summary.insert("ttft_hop_overhead_ms".into(), serde_json::json!(ttft_hop_over));
+        summary.insert("idle_rss_mb".into(), serde_json::json!(idle_rss.map(|k| k as f64 / 1024.0)));
+        summary.insert("loaded_rss_mb".into(), serde_json::json!(loaded_rss.map(|k| k as f64 / 1024.0)));
+        summary.insert("startup_ms".into(), serde_json::json!(startup.as_secs_f64() * 1000.0));
+        summary.insert("cpu_us_per_req_c16".into(), serde_json::json!(cpu16));
+        println!("{}", serde_json::Value::Object(summary));
+    }
+    let _ = std::fs::remove_file(config);
+    Ok(())
+}

@@ -15,6 +15,7 @@
 //! | `slow-MS` / `x-mock-latency-ms`     | waits MS before answering                            |
 //! | `drop-mid-stream`                   | a stream sends two chunks, then the connection drops |
 //! | `tools`                             | answers with a `get_weather` tool call              |
+//! | `slow-stream`                       | streams 100 deltas, 20 ms apart                      |
 //! | `x-mock-chunks`, `x-mock-chunk-interval-ms` | stream shape                                |
 //!
 //! `GET /_mock/stats` reports request, completed-stream and cancelled-stream
@@ -282,6 +283,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         return error_response(500, "mock injected failure", None);
     }
 
+    let (chunks, interval) = if model.contains("slow-stream") { (100, Duration::from_millis(20)) } else { (chunks, interval) };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let route = path.trim_end_matches('/');
     match (&method, route) {
@@ -389,8 +391,7 @@ fn stream_events(events: Vec<Bytes>, interval: Duration, drop_after: Option<usiz
                 return;
             }
         }
-        // Wait until the connection has taken the last frame (or went away).
-        tx.closed().await;
+        // Every event was handed to the connection; dropping `tx` ends the body.
         stats.completed_streams.fetch_add(1, Ordering::Relaxed);
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });

@@ -151,7 +151,7 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
         r.model.clone_from(model);
         let state = state.clone();
         let mut ex = Extracted { controls: extracted.controls.clone(), ctx: extracted.ctx.clone(), mock_response: extracted.mock_response.clone() };
-        ex.ctx.call_id = uuid::Uuid::new_v4().to_string();
+        ex.ctx.call_id = tianji_core::new_call_id();
         let model = model.clone();
         async move {
             let r = Arc::new(r);

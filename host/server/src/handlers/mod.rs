@@ -26,7 +26,7 @@ use tianji_router::{Attempt, Routed};
 
 use crate::controls::Extracted;
 use crate::error::ApiError;
-use crate::headers::{add_cost, routing_headers};
+use crate::headers::{add_cost, add_routing_headers, routing_headers};
 use crate::sse;
 use crate::state::AppState;
 
@@ -60,15 +60,19 @@ impl HasUsage for Value {
     }
 }
 
-fn record_request(route: &'static str, model: &str, status: StatusCode, started: Instant) {
+/// Records a finished request. The model label is the model group that
+/// served it (or `unknown`), never the raw client string, so clients cannot
+/// blow up the metric's label cardinality.
+fn record_request(state: &AppState, route: &'static str, model: &str, status: StatusCode, started: Instant) {
+    let group = state.router.resolve(model).map(|(g, _, _)| g.to_owned()).unwrap_or_else(|| "unknown".to_owned());
     metrics::counter!(
         "litellm_proxy_total_requests_metric",
         "route" => route,
-        "requested_model" => model.to_owned(),
+        "requested_model" => group.clone(),
         "status_code" => status.as_str().to_owned()
     )
     .increment(1);
-    metrics::histogram!("litellm_request_total_latency_metric", "route" => route, "requested_model" => model.to_owned())
+    metrics::histogram!("litellm_request_total_latency_metric", "route" => route, "requested_model" => group)
         .record(started.elapsed().as_secs_f64());
 }
 
@@ -82,25 +86,28 @@ where
     let call_id = &extracted.ctx.call_id;
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let response = match result {
-        Ok(Routed { value, meta }) => {
-            let mut headers = routing_headers(call_id, &meta, started.elapsed());
-            if let Some(u) = value.usage() {
-                add_cost(&mut headers, &meta, u.prompt_tokens, u.completion_tokens);
-            }
-            match serde_json::to_vec(&value) {
-                Ok(body) => {
-                    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                    (StatusCode::OK, headers, body).into_response()
+        Ok(Routed { value, meta }) => match serde_json::to_vec(&value) {
+            Ok(body) => {
+                let mut resp = (StatusCode::OK, body).into_response();
+                let h = resp.headers_mut();
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                add_routing_headers(h, call_id, &meta, started.elapsed());
+                if let Some(u) = value.usage() {
+                    add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
                 }
-                Err(e) => ApiError { error: GatewayError::internal(format!("cannot encode response: {e}")), headers }.into_response(),
+                resp
             }
-        }
+            Err(e) => {
+                let headers = routing_headers(call_id, &meta, started.elapsed());
+                ApiError { error: GatewayError::internal(format!("cannot encode response: {e}")), headers }.into_response()
+            }
+        },
         Err(failure) => {
             let headers = routing_headers(call_id, &failure.meta, started.elapsed());
             ApiError { error: failure.error, headers }.into_response()
         }
     };
-    record_request(route, model, response.status(), started);
+    record_request(state, route, model, response.status(), started);
     tracing::debug!(call_id = %call_id, model, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request done");
     response
 }
@@ -117,19 +124,21 @@ where
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let response = match result {
         Ok(Routed { value, meta }) => {
-            let mut headers = routing_headers(call_id, &meta, started.elapsed());
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            headers.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
             let body: Body = sse::body(value, |_chunk: &T| {});
-            (StatusCode::OK, headers, body).into_response()
+            let mut resp = (StatusCode::OK, body).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            h.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+            add_routing_headers(h, call_id, &meta, started.elapsed());
+            resp
         }
         Err(failure) => {
             let headers = routing_headers(call_id, &failure.meta, started.elapsed());
             ApiError { error: failure.error, headers }.into_response()
         }
     };
-    record_request(route, model, response.status(), started);
+    record_request(state, route, model, response.status(), started);
     response
 }
 
