@@ -88,10 +88,10 @@ model_list:
   - model_name: hangs
     litellm_params: {{model: openai/timeout, api_base: "{base}", api_key: sk-upstream, timeout: 0.5}}
   - model_name: cools
-    litellm_params: {{model: openai/error-503, api_base: "{base}", api_key: sk-upstream}}
+    litellm_params: {{model: openai/error-429-a, api_base: "{base}", api_key: sk-upstream}}
     model_info: {{id: cools-a}}
   - model_name: cools
-    litellm_params: {{model: openai/error-500, api_base: "{base}", api_key: sk-upstream}}
+    litellm_params: {{model: openai/error-429-b, api_base: "{base}", api_key: sk-upstream}}
     model_info: {{id: cools-b}}
   - model_name: slow-stream
     litellm_params: {{model: openai/gpt-4o-slow-stream, api_base: "{base}", api_key: sk-upstream}}
@@ -100,7 +100,6 @@ model_list:
 router_settings:
   num_retries: 2
   retry_after: 0
-  allowed_fails: 0
   cooldown_time: 30
   fallbacks: [{{"server-error": ["gpt-4o"]}}]
 general_settings:

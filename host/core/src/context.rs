@@ -60,13 +60,6 @@ pub struct CallContext {
 impl CallContext {
     /// A fresh context with a new call id.
     pub fn new(call_type: CallType) -> Self {
-        Self {
-            call_id: new_call_id(),
-            call_type,
-            end_user: None,
-            metadata: Map::new(),
-            tags: Vec::new(),
-            timeout: None,
-        }
+        Self { call_id: new_call_id(), call_type, end_user: None, metadata: Map::new(), tags: Vec::new(), timeout: None }
     }
 }

@@ -95,16 +95,7 @@ impl GatewayError {
             ErrorKind::NotSupported => (StatusCode::NOT_IMPLEMENTED, ErrorSource::Gateway),
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorSource::Gateway),
         };
-        Self {
-            kind,
-            origin: source,
-            message: message.into(),
-            status,
-            param: None,
-            code: None,
-            retry_after: None,
-            provider: None,
-        }
+        Self { kind, origin: source, message: message.into(), status, param: None, code: None, retry_after: None, provider: None }
     }
 
     /// A 400 naming the offending request field.
@@ -158,13 +149,7 @@ impl GatewayError {
     /// Rate limits, server errors, timeouts and connection errors may; client
     /// errors (400/401/403/404/413) never do.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::RateLimited
-                | ErrorKind::UpstreamServer
-                | ErrorKind::UpstreamConnection
-                | ErrorKind::Timeout
-        )
+        matches!(self.kind, ErrorKind::RateLimited | ErrorKind::UpstreamServer | ErrorKind::UpstreamConnection | ErrorKind::Timeout)
     }
 
     /// Whether a generic fallback to another model group may help.
@@ -199,9 +184,7 @@ impl GatewayError {
     /// OpenAI's error `type` for this kind.
     pub fn openai_type(&self) -> &'static str {
         match self.kind {
-            ErrorKind::BadRequest | ErrorKind::ContextWindowExceeded | ErrorKind::ContentPolicy => {
-                "invalid_request_error"
-            }
+            ErrorKind::BadRequest | ErrorKind::ContextWindowExceeded | ErrorKind::ContentPolicy => "invalid_request_error",
             ErrorKind::PayloadTooLarge => "invalid_request_error",
             ErrorKind::Authentication => "auth_error",
             ErrorKind::PermissionDenied => "permission_error",
@@ -221,10 +204,7 @@ impl GatewayError {
                 message: &self.message,
                 r#type: self.openai_type(),
                 param: self.param.as_deref(),
-                code: self
-                    .code
-                    .clone()
-                    .unwrap_or_else(|| self.status.as_u16().to_string()),
+                code: self.code.clone().unwrap_or_else(|| self.status.as_u16().to_string()),
             },
         }
     }

@@ -66,10 +66,7 @@ pub fn build_client() -> HttpClient {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    let inner = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(1024)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(https);
+    let inner = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).pool_idle_timeout(Duration::from_secs(90)).build(https);
     HttpClient { inner }
 }
 
@@ -84,7 +81,14 @@ pub fn parse_uri(text: &str) -> Result<Uri, String> {
 
 impl HttpClient {
     /// Sends one request; the body is sent in one piece.
-    pub async fn send(&self, provider: &str, method: Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Response<Incoming>, GatewayError> {
+    pub async fn send(
+        &self,
+        provider: &str,
+        method: Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, GatewayError> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = method;
         *req.uri_mut() = uri.clone();
@@ -112,11 +116,8 @@ pub fn transport_error(provider: &str, err: &(dyn std::error::Error + 'static)) 
 
 /// The error for an attempt that ran past its deadline.
 pub fn timeout_error(provider: &str, after: Duration) -> GatewayError {
-    GatewayError::new(
-        ErrorKind::Timeout,
-        format!("Request timed out: {provider} did not answer within {:.3}s", after.as_secs_f64()),
-    )
-    .with_provider(provider)
+    GatewayError::new(ErrorKind::Timeout, format!("Request timed out: {provider} did not answer within {:.3}s", after.as_secs_f64()))
+        .with_provider(provider)
 }
 
 /// Parses `retry-after` (seconds or HTTP date is not supported) and `retry-after-ms`.
@@ -140,11 +141,7 @@ pub fn upstream_error(provider: &str, status: StatusCode, headers: &HeaderMap, b
             let err = v.get("error").unwrap_or(&v);
             let message = match err {
                 Value::String(s) => s.clone(),
-                _ => err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
+                _ => err.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| v.to_string()),
             };
             let code = err.get("code").and_then(|c| match c {
                 Value::String(s) => Some(s.clone()),

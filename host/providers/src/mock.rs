@@ -11,8 +11,8 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
 use tianji_core::types::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, CompletionRequest, CompletionResponse, Delta,
-    EmbeddingRequest, EmbeddingResponse, Message, Usage, estimate_tokens, unix_now,
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, CompletionRequest, CompletionResponse, Delta, EmbeddingRequest,
+    EmbeddingResponse, Message, Usage, estimate_tokens, unix_now,
 };
 use tianji_core::{ErrorKind, GatewayError};
 
@@ -86,7 +86,12 @@ pub fn mock_chat(req: &ChatRequest, model: &str, response: &Value) -> Result<Cha
         object: "chat.completion".into(),
         created: unix_now(),
         model: model.to_owned(),
-        choices: vec![Choice { index: 0, message: Message::text("assistant", text), finish_reason: Some("stop".into()), extra: Map::new() }],
+        choices: vec![Choice {
+            index: 0,
+            message: Message::text("assistant", text),
+            finish_reason: Some("stop".into()),
+            extra: Map::new(),
+        }],
         usage: Some(usage),
         extra: Map::new(),
     })
@@ -195,10 +200,7 @@ mod tests {
             stream_options: Some(StreamOptions { include_usage: true, ..Default::default() }),
             ..Default::default()
         };
-        let chunks: Vec<_> = mock_chat_stream(&req, "m", &Value::String("hello big world".into()))
-            .expect("stream")
-            .collect()
-            .await;
+        let chunks: Vec<_> = mock_chat_stream(&req, "m", &Value::String("hello big world".into())).expect("stream").collect().await;
         let text: String = chunks
             .iter()
             .filter_map(|c| c.as_ref().ok())

@@ -17,12 +17,12 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
+use tianji_core::GatewayError;
 use tianji_core::traits::{CallOptions, ChunkStream, Provider, ValueStream};
 use tianji_core::types::{
-    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
-    EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
+    ModerationRequest, PassthroughResponse,
 };
-use tianji_core::GatewayError;
 
 use crate::http::{HttpClient, json_body, parse_uri, send_json, send_stream, sse_json_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
@@ -60,21 +60,45 @@ const fn member(
 pub static FAMILY: &[FamilyMember] = &[
     member("openai", Some("https://api.openai.com/v1"), &["OPENAI_API_BASE", "OPENAI_BASE_URL"], &["OPENAI_API_KEY"], true),
     member("groq", Some("https://api.groq.com/openai/v1"), &["GROQ_API_BASE"], &["GROQ_API_KEY"], true),
-    member("together_ai", Some("https://api.together.xyz/v1"), &["TOGETHER_AI_API_BASE"], &["TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHER_API_KEY"], true),
+    member(
+        "together_ai",
+        Some("https://api.together.xyz/v1"),
+        &["TOGETHER_AI_API_BASE"],
+        &["TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHER_API_KEY"],
+        true,
+    ),
     FamilyMember {
         model_prefix: Some("accounts/fireworks/models/"),
-        ..member("fireworks_ai", Some("https://api.fireworks.ai/inference/v1"), &["FIREWORKS_API_BASE"], &["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"], true)
+        ..member(
+            "fireworks_ai",
+            Some("https://api.fireworks.ai/inference/v1"),
+            &["FIREWORKS_API_BASE"],
+            &["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"],
+            true,
+        )
     },
     member("deepseek", Some("https://api.deepseek.com/v1"), &["DEEPSEEK_API_BASE"], &["DEEPSEEK_API_KEY"], true),
     member("xai", Some("https://api.x.ai/v1"), &["XAI_API_BASE"], &["XAI_API_KEY"], true),
     member("mistral", Some("https://api.mistral.ai/v1"), &["MISTRAL_API_BASE"], &["MISTRAL_API_KEY"], true),
     member("openrouter", Some("https://openrouter.ai/api/v1"), &["OPENROUTER_API_BASE"], &["OPENROUTER_API_KEY", "OR_API_KEY"], true),
-    member("perplexity", Some("https://api.perplexity.ai"), &["PERPLEXITY_API_BASE"], &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"], true),
+    member(
+        "perplexity",
+        Some("https://api.perplexity.ai"),
+        &["PERPLEXITY_API_BASE"],
+        &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"],
+        true,
+    ),
     member("cerebras", Some("https://api.cerebras.ai/v1"), &["CEREBRAS_API_BASE"], &["CEREBRAS_API_KEY"], true),
     member("deepinfra", Some("https://api.deepinfra.com/v1/openai"), &["DEEPINFRA_API_BASE"], &["DEEPINFRA_API_KEY"], true),
     member("hosted_vllm", None, &["HOSTED_VLLM_API_BASE"], &["HOSTED_VLLM_API_KEY"], false),
-    FamilyMember { base_suffix: Some("/v1"), ..member("ollama", Some("http://localhost:11434"), &["OLLAMA_API_BASE"], &["OLLAMA_API_KEY"], false) },
-    FamilyMember { base_suffix: Some("/v1"), ..member("ollama_chat", Some("http://localhost:11434"), &["OLLAMA_API_BASE"], &["OLLAMA_API_KEY"], false) },
+    FamilyMember {
+        base_suffix: Some("/v1"),
+        ..member("ollama", Some("http://localhost:11434"), &["OLLAMA_API_BASE"], &["OLLAMA_API_KEY"], false)
+    },
+    FamilyMember {
+        base_suffix: Some("/v1"),
+        ..member("ollama_chat", Some("http://localhost:11434"), &["OLLAMA_API_BASE"], &["OLLAMA_API_KEY"], false)
+    },
     member("lm_studio", Some("http://localhost:1234/v1"), &["LM_STUDIO_API_BASE"], &["LM_STUDIO_API_KEY"], false),
     member("openai_like", None, &[], &["OPENAI_LIKE_API_KEY"], false),
 ];
@@ -293,7 +317,9 @@ impl ProviderFactory for OpenAiFamilyFactory {
         }
         let key = spec.params.api_key.clone().or_else(|| spec.env.first_of(member.key_env));
         let auth = match key {
-            Some(k) => Auth::Bearer(HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| "api_key is not a valid header value".to_owned())?),
+            Some(k) => {
+                Auth::Bearer(HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| "api_key is not a valid header value".to_owned())?)
+            }
             None => {
                 if member.key_expected {
                     tracing::warn!(

@@ -44,7 +44,18 @@ pub struct ProviderRegistry {
 
 /// Models LiteLLM routes to OpenAI when written without a provider prefix.
 const OPENAI_PREFIXES: &[&str] = &[
-    "gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-", "dall-e", "omni-moderation", "text-moderation", "gpt-image", "tts-", "whisper",
+    "gpt-",
+    "o1",
+    "o3",
+    "o4",
+    "chatgpt-",
+    "text-embedding-",
+    "dall-e",
+    "omni-moderation",
+    "text-moderation",
+    "gpt-image",
+    "tts-",
+    "whisper",
 ];
 
 /// OpenAI models served by the legacy completions endpoint.

@@ -90,7 +90,15 @@ impl Provider for TextCompletionOpenAi {
                 extra: Map::new(),
             })
             .collect();
-        Ok(ChatResponse { id: resp.id, object: "chat.completion".into(), created: resp.created, model: resp.model, choices, usage: resp.usage, extra: Map::new() })
+        Ok(ChatResponse {
+            id: resp.id,
+            object: "chat.completion".into(),
+            created: resp.created,
+            model: resp.model,
+            choices,
+            usage: resp.usage,
+            extra: Map::new(),
+        })
     }
 
     async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {

@@ -106,7 +106,7 @@ enum Target {
     /// A concrete model: built once.
     Fixed(Arc<dyn Provider>),
     /// A wildcard route (`openai/*`): the concrete adapter is built per requested model and kept.
-    Wildcard(WildcardTarget),
+    Wildcard(Box<WildcardTarget>),
 }
 
 struct WildcardTarget {
@@ -169,7 +169,7 @@ impl Deployment {
         client: HttpClient,
         env: Env,
     ) -> Self {
-        let target = Target::Wildcard(WildcardTarget { registry, client, env, built: RwLock::new(HashMap::new()) });
+        let target = Target::Wildcard(Box::new(WildcardTarget { registry, client, env, built: RwLock::new(HashMap::new()) }));
         Self::new(model_name, provider_name, params, info, target)
     }
 
@@ -186,11 +186,7 @@ impl Deployment {
                 &numbers,
             ])
         });
-        let weight = params
-            .weight
-            .or(params.rpm.map(|r| r as f64))
-            .or(params.tpm.map(|t| t as f64))
-            .unwrap_or(1.0);
+        let weight = params.weight.or(params.rpm.map(|r| r as f64)).or(params.tpm.map(|t| t as f64)).unwrap_or(1.0);
         let metrics = DeploymentMetrics::register(&model_name, &id, &provider_name, &params.model);
         Self { id, model_name, provider_name, params, info, weight, health: Arc::new(Health::default()), metrics, target }
     }
@@ -256,11 +252,7 @@ pub fn match_wildcard<'a>(pattern: &str, requested: &'a str) -> Option<&'a str> 
 /// `model_name: "anthropic/*"`, `model: "anthropic/*"`, request `anthropic/claude-x` → `anthropic/claude-x`.
 pub fn expand_wildcard(pattern: &str, litellm_model: &str, requested: &str) -> Option<String> {
     let captured = match_wildcard(pattern, requested)?;
-    if litellm_model.contains('*') {
-        Some(litellm_model.replacen('*', captured, 1))
-    } else {
-        Some(litellm_model.to_owned())
-    }
+    if litellm_model.contains('*') { Some(litellm_model.replacen('*', captured, 1)) } else { Some(litellm_model.to_owned()) }
 }
 
 #[cfg(test)]

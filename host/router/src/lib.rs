@@ -168,6 +168,7 @@ pub struct RouteMeta {
 }
 
 /// A routed call's result with its routing facts.
+#[derive(Debug)]
 pub struct Routed<T> {
     /// The result.
     pub value: T,
@@ -247,7 +248,10 @@ impl Router {
                 Deployment::fixed(d.model_name.clone(), provider, d.litellm_params.clone(), d.model_info.clone(), p)
             } else if upstream.contains('*') || d.model_name.contains('*') {
                 if !d.model_name.contains('*') {
-                    problems.error(&format!("{}.model_name", d.path), "a wildcard model needs a wildcard model_name (e.g. \"*\" or \"openai/*\")");
+                    problems.error(
+                        &format!("{}.model_name", d.path),
+                        "a wildcard model needs a wildcard model_name (e.g. \"*\" or \"openai/*\")",
+                    );
                     continue;
                 }
                 Deployment::wildcard(
@@ -325,7 +329,10 @@ impl Router {
         }
         for (alias, target) in &self.aliases {
             if self.resolve_direct(&target.model).is_none() {
-                problems.error(&format!("router_settings.model_group_alias.{alias}"), format!("alias of unknown model group '{}'", target.model));
+                problems.error(
+                    &format!("router_settings.model_group_alias.{alias}"),
+                    format!("alias of unknown model group '{}'", target.model),
+                );
             }
         }
     }
@@ -357,21 +364,14 @@ impl Router {
 
     /// Every deployment, exact groups first.
     pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
-        self.group_order
-            .iter()
-            .filter_map(|g| self.groups.get(g))
-            .chain(self.wildcards.iter().map(|(_, d)| d))
-            .flatten()
+        self.group_order.iter().filter_map(|g| self.groups.get(g)).chain(self.wildcards.iter().map(|(_, d)| d)).flatten()
     }
 
     fn resolve_direct(&self, model: &str) -> Option<(&str, &[Arc<Deployment>])> {
         if let Some((name, list)) = self.groups.get_key_value(model) {
             return Some((name.as_str(), list.as_slice()));
         }
-        self.wildcards
-            .iter()
-            .find(|(p, _)| deployment::match_wildcard(p, model).is_some())
-            .map(|(p, list)| (p.as_str(), list.as_slice()))
+        self.wildcards.iter().find(|(p, _)| deployment::match_wildcard(p, model).is_some()).map(|(p, list)| (p.as_str(), list.as_slice()))
     }
 
     /// The group serving `model` (exact name, then alias, then wildcard route),
@@ -451,7 +451,13 @@ impl Router {
 
     /// Runs `op` on a deployment of `model`'s group, retrying and falling back
     /// as configured, and reports how the call was routed.
-    pub async fn execute<T, F, Fut>(&self, model: &str, controls: &Controls, call_id: &str, mut op: F) -> Result<Routed<T>, Box<RouteFailure>>
+    pub async fn execute<T, F, Fut>(
+        &self,
+        model: &str,
+        controls: &Controls,
+        call_id: &str,
+        mut op: F,
+    ) -> Result<Routed<T>, Box<RouteFailure>>
     where
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, GatewayError>>,
@@ -573,10 +579,16 @@ impl Router {
                     if e.counts_as_deployment_failure() && !self.settings.disable_cooldowns {
                         let now = now_ms();
                         let immediate = deployments.len() > 1
-                            && matches!(e.kind, ErrorKind::RateLimited | ErrorKind::Authentication | ErrorKind::NotFound | ErrorKind::Timeout);
+                            && matches!(
+                                e.kind,
+                                ErrorKind::RateLimited | ErrorKind::Authentication | ErrorKind::NotFound | ErrorKind::Timeout
+                            );
                         let fails = d.health.record_failure(now);
                         if immediate || fails > self.settings.allowed_fails {
-                            let cooldown = e.retry_after.filter(|r| *r > self.settings.cooldown && *r < Duration::from_secs(300)).unwrap_or(self.settings.cooldown);
+                            let cooldown = e
+                                .retry_after
+                                .filter(|r| *r > self.settings.cooldown && *r < Duration::from_secs(300))
+                                .unwrap_or(self.settings.cooldown);
                             tracing::warn!(deployment = %d.id, cooldown_s = cooldown.as_secs_f64(), "deployment cooling down");
                             d.health.cool_down(now, cooldown);
                         }
@@ -598,7 +610,8 @@ impl Router {
     }
 
     fn backoff(&self, attempt: u32, e: &GatewayError) -> Duration {
-        let exp = if e.kind == ErrorKind::RateLimited { Duration::from_millis(500) } else { Duration::from_millis(100) } * 2u32.saturating_pow(attempt);
+        let exp = if e.kind == ErrorKind::RateLimited { Duration::from_millis(500) } else { Duration::from_millis(100) }
+            * 2u32.saturating_pow(attempt);
         let jitter = Duration::from_millis(fastrand::u64(0..50));
         let wait = e.retry_after.unwrap_or(exp).max(self.settings.retry_after) + jitter;
         wait.min(MAX_BACKOFF)
@@ -613,7 +626,8 @@ impl Router {
                     _ => true,
                 }
         };
-        let healthy: Vec<usize> = (0..deployments.len()).filter(|&i| !deployments[i].health.cooling(now) && fits(&deployments[i])).collect();
+        let healthy: Vec<usize> =
+            (0..deployments.len()).filter(|&i| !deployments[i].health.cooling(now) && fits(&deployments[i])).collect();
         let fresh: Vec<usize> = healthy.iter().copied().filter(|i| !tried.contains(i)).collect();
         let pool = if fresh.is_empty() { healthy } else { fresh };
         match pool.len() {
@@ -622,7 +636,11 @@ impl Router {
             _ => {
                 let candidates: Vec<Candidate<'_>> = pool
                     .iter()
-                    .map(|&i| Candidate { id: &deployments[i].id, weight: deployments[i].weight, in_flight: deployments[i].health.in_flight() })
+                    .map(|&i| Candidate {
+                        id: &deployments[i].id,
+                        weight: deployments[i].weight,
+                        in_flight: deployments[i].health.in_flight(),
+                    })
                     .collect();
                 Some(pool[self.strategy.pick(&candidates)])
             }

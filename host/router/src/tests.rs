@@ -62,7 +62,7 @@ async fn retries_then_falls_back() {
 #[tokio::test]
 async fn client_errors_are_not_retried_nor_fallen_back() {
     let (r, _) = router(BASE);
-    let err = call(&r, "badreq", &Controls::default()).await.err().expect("fails");
+    let err = call(&r, "badreq", &Controls::default()).await.expect_err("fails");
     assert_eq!(err.error.status.as_u16(), 400);
     assert_eq!(err.meta.attempted_retries, 0);
     assert_eq!(err.meta.attempted_fallbacks, 0);
@@ -93,10 +93,10 @@ async fn all_cooling_down_is_a_429_that_says_so() {
     let controls = Controls { num_retries: Some(0), fallbacks: Some(vec![]), ..Default::default() };
     // allowed_fails = 1: the second failure within a minute cools the only deployment down.
     for _ in 0..2 {
-        let e = call(&r, "bad", &controls).await.err().expect("fails");
+        let e = call(&r, "bad", &controls).await.expect_err("fails");
         assert_eq!(e.error.kind, ErrorKind::UpstreamServer);
     }
-    let e = call(&r, "bad", &controls).await.err().expect("cooling");
+    let e = call(&r, "bad", &controls).await.expect_err("cooling");
     assert_eq!(e.error.status.as_u16(), 429);
     assert!(e.error.message.contains("No deployments available"), "{}", e.error.message);
     assert!(e.error.retry_after.is_some());
@@ -105,13 +105,23 @@ async fn all_cooling_down_is_a_429_that_says_so() {
 #[tokio::test]
 async fn request_controls() {
     let (r, _) = router(BASE);
-    let c = Controls { mock_testing_fallbacks: true, fallbacks: Some(vec![FallbackTarget { model: "alias-good".into(), messages: None }]), ..Default::default() };
+    let c = Controls {
+        mock_testing_fallbacks: true,
+        fallbacks: Some(vec![FallbackTarget { model: "alias-good".into(), messages: None }]),
+        ..Default::default()
+    };
     let out = call(&r, "mixed", &c).await.expect("mock fallback");
     assert_eq!(out.meta.attempted_fallbacks, 1);
     assert!(out.value.starts_with("good-1"));
 
-    let c = Controls { mock_timeout: true, timeout: Some(Duration::from_millis(20)), num_retries: Some(0), fallbacks: Some(vec![]), ..Default::default() };
-    let e = call(&r, "good", &c).await.err().expect("timeout");
+    let c = Controls {
+        mock_timeout: true,
+        timeout: Some(Duration::from_millis(20)),
+        num_retries: Some(0),
+        fallbacks: Some(vec![]),
+        ..Default::default()
+    };
+    let e = call(&r, "good", &c).await.expect_err("timeout");
     assert_eq!(e.error.kind, ErrorKind::Timeout);
     assert_eq!(e.error.status.as_u16(), 408);
 }
@@ -153,7 +163,8 @@ router_settings:
 
 #[test]
 fn request_fallback_shapes() {
-    let v: Value = serde_json::json!(["a", {"model": "b", "messages": [{"role": "user", "content": "x"}]}, {"req": ["c"]}, {"other": ["d"]}]);
+    let v: Value =
+        serde_json::json!(["a", {"model": "b", "messages": [{"role": "user", "content": "x"}]}, {"req": ["c"]}, {"other": ["d"]}]);
     let f = parse_request_fallbacks(&v, "req").expect("parse");
     assert_eq!(f.iter().map(|t| t.model.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
     assert!(f[1].messages.is_some());

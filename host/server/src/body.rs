@@ -22,7 +22,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             if too_large {
                 GatewayError::new(
                     ErrorKind::PayloadTooLarge,
-                    format!("Request size is too large. Request size is over the limit of {:.1} MB (general_settings.max_request_size_mb)", limit as f64 / (1024.0 * 1024.0)),
+                    format!(
+                        "Request size is too large. Request size is over the limit of {:.1} MB (general_settings.max_request_size_mb)",
+                        limit as f64 / (1024.0 * 1024.0)
+                    ),
                 )
             } else {
                 GatewayError::bad_request(format!("could not read the request body: {e}"), None)
@@ -60,10 +63,10 @@ mod tests {
 
     #[test]
     fn missing_field_is_named() {
-        let e = decode::<ChatRequest>(br#"{"model":"m"}"#).err().expect("error");
+        let e = decode::<ChatRequest>(br#"{"model":"m"}"#).expect_err("error");
         assert_eq!(e.param.as_deref(), Some("messages"));
         assert_eq!(e.status.as_u16(), 400);
-        let e = decode::<ChatRequest>(br#"{"model":"m", "messages": [}"#).err().expect("error");
+        let e = decode::<ChatRequest>(br#"{"model":"m", "messages": [}"#).expect_err("error");
         assert!(e.message.starts_with("Malformed JSON"), "{}", e.message);
     }
 }

@@ -64,7 +64,13 @@ fn as_secs(v: &Value) -> Option<f64> {
 }
 
 /// Removes the gateway-only fields from `extra` and turns them into controls.
-pub fn extract(extra: &mut Map<String, Value>, headers: &HeaderMap, model: &str, call_type: CallType, user: Option<&str>) -> Result<Extracted, GatewayError> {
+pub fn extract(
+    extra: &mut Map<String, Value>,
+    headers: &HeaderMap,
+    model: &str,
+    call_type: CallType,
+    user: Option<&str>,
+) -> Result<Extracted, GatewayError> {
     let mut ctx = CallContext::new(call_type);
     let mut controls = Controls::default();
     // Fast path: most requests carry none of these.

@@ -25,7 +25,12 @@ pub use state::{AppState, Loaded, load, load_str};
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests and streams finish for up to `grace`.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static, grace: Duration) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown.await;

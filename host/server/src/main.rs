@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(path: &PathBuf) -> ExitCode {
+fn check_config(path: &std::path::Path) -> ExitCode {
     tianji_server::telemetry::init_tracing(false);
     match tianji_server::load(path) {
         Ok(loaded) => {

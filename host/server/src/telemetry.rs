@@ -7,9 +7,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 /// Latency buckets in seconds, from sub-millisecond overhead to long generations.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
-];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
 /// Installs the global Prometheus recorder once and returns its handle.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -35,7 +34,11 @@ pub fn metrics_handle() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!("litellm_proxy_total_requests_metric", "Requests to the proxy, by route, model and status");
     metrics::describe_counter!("litellm_proxy_failed_requests_metric", "Requests that ended in an error, by status and class");
-    metrics::describe_histogram!("litellm_request_total_latency_metric", metrics::Unit::Seconds, "Time from request to response head, by route and model");
+    metrics::describe_histogram!(
+        "litellm_request_total_latency_metric",
+        metrics::Unit::Seconds,
+        "Time from request to response head, by route and model"
+    );
     metrics::describe_histogram!("litellm_llm_api_latency_metric", metrics::Unit::Seconds, "Upstream latency per deployment");
     metrics::describe_counter!("litellm_deployment_success_responses", "Successful upstream attempts per deployment");
     metrics::describe_counter!("litellm_deployment_failure_responses", "Failed upstream attempts per deployment");

@@ -145,7 +145,13 @@ async fn azure_uses_deployment_urls_api_version_and_api_key() {
         )
     })
     .await;
-    let resp = h.client.post(format!("{}/openai/deployments/az/chat/completions", h.base)).json(&json!({"messages": [{"role": "user", "content": "hi"}]})).send().await.expect("send");
+    let resp = h
+        .client
+        .post(format!("{}/openai/deployments/az/chat/completions", h.base))
+        .json(&json!({"messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 200);
     let up = h.upstream();
     assert_eq!(up["path"], "/openai/deployments/my-gpt4o/chat/completions");
@@ -280,7 +286,8 @@ async fn client_disconnect_cancels_the_upstream_stream() {
 #[tokio::test]
 async fn bad_requests_get_openai_errors() {
     let h = Harness::start(|base, _| openai(base, "  max_request_size_mb: 0.001")).await;
-    let resp = h.client.post(format!("{}/v1/chat/completions", h.base)).bearer_auth("sk-test").body("{not json").send().await.expect("send");
+    let resp =
+        h.client.post(format!("{}/v1/chat/completions", h.base)).bearer_auth("sk-test").body("{not json").send().await.expect("send");
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.expect("json");
     assert!(v["error"]["message"].as_str().unwrap_or("").contains("Malformed JSON"));
@@ -296,7 +303,14 @@ async fn bad_requests_get_openai_errors() {
 
     let resp = h.client.post(format!("{}/v1/chat/completions", h.base)).json(&chat("gpt-4o")).send().await.expect("send");
     assert_eq!(resp.status(), 401);
-    let resp = h.client.post(format!("{}/v1/chat/completions", h.base)).header("x-api-key", "sk-wrong").json(&chat("gpt-4o")).send().await.expect("send");
+    let resp = h
+        .client
+        .post(format!("{}/v1/chat/completions", h.base))
+        .header("x-api-key", "sk-wrong")
+        .json(&chat("gpt-4o"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 401);
     assert!(resp.json::<Value>().await.expect("json")["error"]["message"].as_str().unwrap_or("").contains("sk-...rong"));
 

@@ -39,7 +39,11 @@ pub fn run(upstream: &str, port: u16) -> Result<(), Box<dyn std::error::Error>> 
                         let resp: Response<Body> = match client.request(req).await {
                             Ok(r) => r.map(BodyExt::boxed),
                             Err(e) => {
-                                let mut r = Response::new(http_body_util::Full::new(Bytes::from(e.to_string())).map_err(|never: Infallible| match never {}).boxed());
+                                let mut r = Response::new(
+                                    http_body_util::Full::new(Bytes::from(e.to_string()))
+                                        .map_err(|never: Infallible| match never {})
+                                        .boxed(),
+                                );
                                 *r.status_mut() = hyper::StatusCode::BAD_GATEWAY;
                                 r
                             }

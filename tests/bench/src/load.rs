@@ -24,7 +24,13 @@ pub struct Stats {
 
 impl Stats {
     fn new() -> Self {
-        Self { hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"), total: 0, warmup_total: 0, errors: 0, elapsed: Duration::ZERO }
+        Self {
+            hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            total: 0,
+            warmup_total: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+        }
     }
 
     /// Median latency, ms.
@@ -65,7 +71,15 @@ fn request(port: u16, path: &str, auth: &str, body: &Bytes) -> Request<Full<Byte
 }
 
 /// Drives `concurrency` connections for `warmup` then `duration`.
-pub async fn run_load(port: u16, path: &str, auth: &str, body: &str, concurrency: usize, warmup: Duration, duration: Duration) -> Result<Stats, Box<dyn std::error::Error>> {
+pub async fn run_load(
+    port: u16,
+    path: &str,
+    auth: &str,
+    body: &str,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<Stats, Box<dyn std::error::Error>> {
     let body = Bytes::from(body.to_owned());
     let start = Instant::now();
     let measure_from = start + warmup;

@@ -161,11 +161,16 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
 
     println!();
     println!("non-streaming chat, latency in ms (added = p50/p99 minus direct's at the same concurrency)");
-    println!("{:<10} {:>4} {:>9} {:>9} {:>11} {:>11} {:>10} {:>13} {:>7}", "target", "conc", "p50", "p99", "added p50", "added p99", "req/s", "cpu us/req", "errors");
+    println!(
+        "{:<10} {:>4} {:>9} {:>9} {:>11} {:>11} {:>10} {:>13} {:>7}",
+        "target", "conc", "p50", "p99", "added p50", "added p99", "req/s", "cpu us/req", "errors"
+    );
     for r in &rows {
         let direct = rows.iter().find(|d| d.target == "direct" && d.concurrency == r.concurrency).map(|d| &d.stats);
         let (ap50, ap99) = match direct {
-            Some(d) if r.target != "direct" => (format!("{:.3}", r.stats.p50_ms() - d.p50_ms()), format!("{:.3}", r.stats.p99_ms() - d.p99_ms())),
+            Some(d) if r.target != "direct" => {
+                (format!("{:.3}", r.stats.p50_ms() - d.p50_ms()), format!("{:.3}", r.stats.p99_ms() - d.p99_ms()))
+            }
             _ => ("-".into(), "-".into()),
         };
         println!(

@@ -24,7 +24,8 @@ impl Child {
             cmd.env(k, v);
         }
         let spawned_at = Instant::now();
-        let child = cmd.spawn().map_err(|e| std::io::Error::other(format!("cannot start {}: {e} (build it with scripts/bench)", bin.display())))?;
+        let child =
+            cmd.spawn().map_err(|e| std::io::Error::other(format!("cannot start {}: {e} (build it with scripts/bench)", bin.display())))?;
         Ok(Child { child, spawned_at })
     }
 
@@ -62,7 +63,10 @@ async fn try_request(port: u16, method: &str, path: &str, auth: Option<&str>, bo
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
     let auth = auth.map(|a| format!("authorization: Bearer {a}\r\n")).unwrap_or_default();
-    let req = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.ok()?;
@@ -83,7 +87,13 @@ pub async fn wait_http(port: u16, path: &str, limit: Duration) -> Result<(), Box
 }
 
 /// Time from spawning `child` to its first 200 on a chat completion.
-pub async fn time_to_first_completion(child: &Child, port: u16, body: &str, key: &str, limit: Duration) -> Result<Duration, Box<dyn std::error::Error>> {
+pub async fn time_to_first_completion(
+    child: &Child,
+    port: u16,
+    body: &str,
+    key: &str,
+    limit: Duration,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     while child.spawned_at.elapsed() < limit {
         if try_request(port, "POST", "/v1/chat/completions", Some(key), body).await == Some(200) {
             return Ok(child.spawned_at.elapsed());

@@ -138,9 +138,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(req, shared).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
@@ -219,15 +217,10 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     let latency = header_str(&req, "x-mock-latency-ms").and_then(|v| v.parse().ok()).map(Duration::from_millis);
     let forced_error: Option<u16> = header_str(&req, "x-mock-error").and_then(|v| v.parse().ok());
     let chunks: usize = header_str(&req, "x-mock-chunks").and_then(|v| v.parse().ok()).unwrap_or(opts.chunks).max(1);
-    let interval = header_str(&req, "x-mock-chunk-interval-ms")
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(opts.chunk_interval);
-    let headers: serde_json::Map<String, Value> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or("").to_owned())))
-        .collect();
+    let interval =
+        header_str(&req, "x-mock-chunk-interval-ms").and_then(|v| v.parse().ok()).map(Duration::from_millis).unwrap_or(opts.chunk_interval);
+    let headers: serde_json::Map<String, Value> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or("").to_owned()))).collect();
 
     let body_bytes = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
@@ -458,8 +451,10 @@ fn completion_stream(body: &Value, model: &str, chunks: usize, interval: Duratio
     let created = now();
     let mut events: Vec<Bytes> = split_pieces(&completion_text(body), chunks)
         .into_iter()
-        .map(|p| sse(&json!({"id": "cmpl-mock", "object": "text_completion", "created": created, "model": model,
-            "choices": [{"text": p, "index": 0, "logprobs": null, "finish_reason": null}]})))
+        .map(|p| {
+            sse(&json!({"id": "cmpl-mock", "object": "text_completion", "created": created, "model": model,
+            "choices": [{"text": p, "index": 0, "logprobs": null, "finish_reason": null}]}))
+        })
         .collect();
     events.push(sse(&json!({"id": "cmpl-mock", "object": "text_completion", "created": created, "model": model,
         "choices": [{"text": "", "index": 0, "logprobs": null, "finish_reason": "stop"}]})));
@@ -503,7 +498,8 @@ fn moderation_body(body: &Value) -> Value {
 
 fn image_body(body: &Value) -> Value {
     let n = body.get("n").and_then(Value::as_u64).unwrap_or(1);
-    let data: Vec<Value> = (0..n).map(|i| json!({"url": format!("https://images.invalid/mock-{i}.png"), "revised_prompt": body.get("prompt")})).collect();
+    let data: Vec<Value> =
+        (0..n).map(|i| json!({"url": format!("https://images.invalid/mock-{i}.png"), "revised_prompt": body.get("prompt")})).collect();
     json!({"created": now(), "data": data})
 }
 

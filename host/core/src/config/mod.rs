@@ -34,11 +34,7 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        if self.path.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
 
@@ -64,11 +60,7 @@ impl Problems {
 
     /// Fails with every error at once, or succeeds.
     pub fn into_result(self) -> Result<Vec<String>, ConfigError> {
-        if self.errors.is_empty() {
-            Ok(self.ignored)
-        } else {
-            Err(ConfigError { problems: self.errors })
-        }
+        if self.errors.is_empty() { Ok(self.ignored) } else { Err(ConfigError { problems: self.errors }) }
     }
 }
 
@@ -318,7 +310,9 @@ impl Config {
                     Value::Number(n) => env.set(k.clone(), n.to_string()),
                     Value::Bool(b) => env.set(k.clone(), b.to_string()),
                     Value::Null => {}
-                    other => problems.error(&format!("environment_variables.{k}"), format!("expected a string, found {}", walk::kind_of(other))),
+                    other => {
+                        problems.error(&format!("environment_variables.{k}"), format!("expected a string, found {}", walk::kind_of(other)))
+                    }
                 }
             }
         }
@@ -467,7 +461,10 @@ fn parse_fallbacks(s: &mut Section, key: &str, problems: &mut Problems) -> Vec<F
             for (i, item) in items.into_iter().enumerate() {
                 match item {
                     Value::Object(m) => add_map(m, format!("{path}[{i}]"), problems),
-                    other => problems.error(&format!("{path}[{i}]"), format!("expected a mapping like {{\"gpt-4\": [\"gpt-3.5-turbo\"]}}, found {}", walk::kind_of(&other))),
+                    other => problems.error(
+                        &format!("{path}[{i}]"),
+                        format!("expected a mapping like {{\"gpt-4\": [\"gpt-3.5-turbo\"]}}, found {}", walk::kind_of(&other)),
+                    ),
                 }
             }
         }
@@ -534,10 +531,7 @@ fn parse_litellm_settings(mut s: Section, problems: &mut Problems) -> LitellmSet
 }
 
 fn parse_general_settings(mut s: Section, problems: &mut Problems) -> GeneralSettings {
-    let g = GeneralSettings {
-        master_key: s.string("master_key", problems),
-        max_request_size_mb: s.f64("max_request_size_mb", problems),
-    };
+    let g = GeneralSettings { master_key: s.string("master_key", problems), max_request_size_mb: s.f64("max_request_size_mb", problems) };
     if let Some(k) = &g.master_key
         && !k.starts_with("sk-")
     {

@@ -34,11 +34,7 @@ impl Section {
 
     /// The path of a key in this section.
     pub fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
     }
 
     /// Removes and returns a raw value; `null` counts as absent.

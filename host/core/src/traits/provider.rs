@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::error::GatewayError;
 use crate::types::{
-    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
-    EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
+    ModerationRequest, PassthroughResponse,
 };
 
 /// A stream of chat chunks; ends after the last chunk, or with one error.

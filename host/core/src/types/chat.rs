@@ -91,11 +91,7 @@ pub struct Message {
 impl Message {
     /// A message with plain text content.
     pub fn text(role: &str, text: impl Into<String>) -> Self {
-        Self {
-            role: role.to_owned(),
-            content: Some(Content::Text(text.into())),
-            ..Default::default()
-        }
+        Self { role: role.to_owned(), content: Some(Content::Text(text.into())), ..Default::default() }
     }
 
     /// All text in the message, parts joined by newlines.
@@ -103,11 +99,7 @@ impl Message {
         match &self.content {
             None => String::new(),
             Some(Content::Text(t)) => t.clone(),
-            Some(Content::Parts(parts)) => parts
-                .iter()
-                .filter_map(|p| p.text.as_deref())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Some(Content::Parts(parts)) => parts.iter().filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join("\n"),
         }
     }
 }
@@ -333,7 +325,8 @@ mod tests {
 
     #[test]
     fn assistant_tool_call_turn() {
-        let body = r#"{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}"#;
+        let body =
+            r#"{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}"#;
         let m: Message = serde_json::from_str(body).expect("parse");
         assert!(m.content.is_none());
         assert_eq!(m.tool_calls.as_ref().map(Vec::len), Some(1));

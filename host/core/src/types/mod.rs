@@ -7,12 +7,11 @@ mod chat;
 mod other;
 
 pub use chat::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, ContentPart, Delta,
-    FunctionCall, FunctionDef, ImageUrl, Message, StreamOptions, Tool, ToolCall,
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, ContentPart, Delta, FunctionCall, FunctionDef, ImageUrl, Message,
+    StreamOptions, Tool, ToolCall,
 };
 pub use other::{
-    CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
-    ModerationRequest, PassthroughResponse,
+    CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
 };
 
 use serde::{Deserialize, Serialize};
@@ -38,21 +37,13 @@ pub struct Usage {
 impl Usage {
     /// Usage from prompt and completion counts.
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Self {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-            extra: Map::new(),
-        }
+        Self { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens, extra: Map::new() }
     }
 }
 
 /// Unix time in seconds, for `created` fields.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
 /// A rough token estimate (four characters a token) for mock answers and

@@ -23,7 +23,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `POST /v1/chat/completions`.
-pub async fn chat_completions(State(state): State<AppState>, _caller: Caller, headers: HeaderMap, JsonBody(req): JsonBody<ChatRequest>) -> Response {
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ChatRequest>,
+) -> Response {
     handle(state, headers, req).await
 }
 
@@ -143,14 +148,16 @@ fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequ
 /// `model: "a,b"`: one completion per model, answered as a JSON list (LiteLLM's batch completions).
 async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started: Instant) -> Response {
     if req.stream {
-        return ApiError::from(GatewayError::bad_request("streaming is not supported with several comma-separated models", Some("stream"))).into_response();
+        return ApiError::from(GatewayError::bad_request("streaming is not supported with several comma-separated models", Some("stream")))
+            .into_response();
     }
     let models: Vec<String> = req.model.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
     let calls = models.iter().map(|model| {
         let mut r = req.clone();
         r.model.clone_from(model);
         let state = state.clone();
-        let mut ex = Extracted { controls: extracted.controls.clone(), ctx: extracted.ctx.clone(), mock_response: extracted.mock_response.clone() };
+        let mut ex =
+            Extracted { controls: extracted.controls.clone(), ctx: extracted.ctx.clone(), mock_response: extracted.mock_response.clone() };
         ex.ctx.call_id = tianji_core::new_call_id();
         let model = model.clone();
         async move {

@@ -18,7 +18,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `POST /v1/completions`.
-pub async fn completions(State(state): State<AppState>, _caller: Caller, headers: HeaderMap, JsonBody(req): JsonBody<CompletionRequest>) -> Response {
+pub async fn completions(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CompletionRequest>,
+) -> Response {
     handle(state, headers, req).await
 }
 

@@ -18,7 +18,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `POST /v1/embeddings`.
-pub async fn embeddings(State(state): State<AppState>, _caller: Caller, headers: HeaderMap, JsonBody(req): JsonBody<EmbeddingRequest>) -> Response {
+pub async fn embeddings(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<EmbeddingRequest>,
+) -> Response {
     handle(state, headers, req).await
 }
 

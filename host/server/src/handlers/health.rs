@@ -1,8 +1,8 @@
 //! Health and metrics endpoints (open without a key, as in LiteLLM).
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use http::{HeaderValue, header};
 use serde_json::json;
 

@@ -77,7 +77,14 @@ fn record_request(state: &AppState, route: &'static str, model: &str, status: St
 }
 
 /// Routes a call answered with one JSON body.
-pub async fn run_json<T, F, Fut>(state: &AppState, route: &'static str, model: &str, extracted: &Extracted, started: Instant, op: F) -> Response
+pub async fn run_json<T, F, Fut>(
+    state: &AppState,
+    route: &'static str,
+    model: &str,
+    extracted: &Extracted,
+    started: Instant,
+    op: F,
+) -> Response
 where
     T: Serialize + HasUsage,
     F: FnMut(Attempt) -> Fut,
@@ -113,7 +120,14 @@ where
 }
 
 /// Routes a streamed call; retries and fallbacks apply until the stream is established.
-pub async fn run_stream<T, S, F, Fut>(state: &AppState, route: &'static str, model: &str, extracted: &Extracted, started: Instant, op: F) -> Response
+pub async fn run_stream<T, S, F, Fut>(
+    state: &AppState,
+    route: &'static str,
+    model: &str,
+    extracted: &Extracted,
+    started: Instant,
+    op: F,
+) -> Response
 where
     T: Serialize + Send + 'static,
     S: Stream<Item = Result<T, GatewayError>> + Send + 'static,

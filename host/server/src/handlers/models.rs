@@ -25,11 +25,8 @@ fn model_object(id: &str) -> Value {
 
 /// Public names a wildcard deployment serves among the catalog's models.
 fn expand(d: &Deployment) -> Vec<(String, &'static CatalogModel)> {
-    let providers: Vec<&str> = if d.provider_name == "any" {
-        catalog::MODELS.iter().map(|m| m.provider).collect()
-    } else {
-        vec![d.provider_name.as_str()]
-    };
+    let providers: Vec<&str> =
+        if d.provider_name == "any" { catalog::MODELS.iter().map(|m| m.provider).collect() } else { vec![d.provider_name.as_str()] };
     let mut out = Vec::new();
     for provider in providers {
         for m in catalog::of_provider(provider) {
@@ -244,10 +241,7 @@ pub async fn model_group_info(State(state): State<AppState>, _caller: Caller, Qu
             }
         }
     }
-    let data: Vec<Value> = groups
-        .values()
-        .filter(|(name, _)| q.model_group.as_ref().is_none_or(|g| g == name))
-        .map(|(name, agg)| agg.to_json(name))
-        .collect();
+    let data: Vec<Value> =
+        groups.values().filter(|(name, _)| q.model_group.as_ref().is_none_or(|g| g == name)).map(|(name, agg)| agg.to_json(name)).collect();
     Json(json!({"data": data}))
 }
