@@ -12,8 +12,10 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tianji_core::types::{HasUsage, Reply};
 use tianji_core::{ErrorKind, GatewayError};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -155,7 +157,28 @@ pub fn upstream_error(provider: &str, status: StatusCode, headers: &HeaderMap, b
     GatewayError::from_upstream_status(provider, status, message, code, retry_after(headers))
 }
 
-/// Sends a request with a deadline and decodes a JSON answer, mapping every failure.
+/// Sends a request with a deadline and returns the 2xx body, mapping every failure.
+pub async fn send_bytes(
+    client: &HttpClient,
+    provider: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Bytes, GatewayError> {
+    let fut = async {
+        let resp = client.send(provider, Method::POST, uri, headers, body).await?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| transport_error(provider, &e))?.to_bytes();
+        if !parts.status.is_success() {
+            return Err(upstream_error(provider, parts.status, &parts.headers, &body));
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, fut).await.map_err(|_| timeout_error(provider, timeout))?
+}
+
+/// Like [`send_bytes`], decoding the answer as `T`.
 pub async fn send_json<T: DeserializeOwned>(
     client: &HttpClient,
     provider: &str,
@@ -164,18 +187,23 @@ pub async fn send_json<T: DeserializeOwned>(
     body: Bytes,
     timeout: Duration,
 ) -> Result<T, GatewayError> {
-    let fut = async {
-        let resp = client.send(provider, Method::POST, uri, headers, body).await?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| transport_error(provider, &e))?.to_bytes();
-        if !parts.status.is_success() {
-            return Err(upstream_error(provider, parts.status, &parts.headers, &body));
-        }
-        serde_json::from_slice::<T>(&body).map_err(|e| {
-            GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} returned an invalid response: {e}")).with_provider(provider)
-        })
-    };
-    tokio::time::timeout(timeout, fut).await.map_err(|_| timeout_error(provider, timeout))?
+    let bytes = send_bytes(client, provider, uri, headers, body, timeout).await?;
+    serde_json::from_slice::<T>(&bytes).map_err(|e| {
+        GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} returned an invalid response: {e}")).with_provider(provider)
+    })
+}
+
+/// Like [`send_bytes`], keeping the body raw and reading only its usage.
+pub async fn send_reply<T: HasUsage + Serialize + DeserializeOwned>(
+    client: &HttpClient,
+    provider: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Reply<T>, GatewayError> {
+    let bytes = send_bytes(client, provider, uri, headers, body, timeout).await?;
+    Reply::from_upstream(provider, bytes)
 }
 
 /// Sends a streaming request and waits (within the deadline) for a 2xx head.

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
 use tianji_core::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, CompletionRequest, CompletionResponse, Delta, EmbeddingRequest,
-    EmbeddingResponse, Message, Usage, estimate_tokens, unix_now,
+    EmbeddingResponse, Message, Reply, Usage, estimate_tokens, unix_now,
 };
 use tianji_core::{ErrorKind, GatewayError};
 
@@ -133,15 +133,15 @@ impl Provider for MockProvider {
         None
     }
 
-    async fn chat(&self, req: ChatRequest, _opts: &CallOptions) -> Result<ChatResponse, GatewayError> {
-        mock_chat(&req, &self.model, &self.response)
+    async fn chat(&self, req: ChatRequest, _opts: &CallOptions) -> Result<Reply<ChatResponse>, GatewayError> {
+        mock_chat(&req, &self.model, &self.response).map(Reply::from)
     }
 
     async fn chat_stream(&self, req: ChatRequest, _opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
         mock_chat_stream(&req, &self.model, &self.response)
     }
 
-    async fn completion(&self, req: CompletionRequest, _opts: &CallOptions) -> Result<CompletionResponse, GatewayError> {
+    async fn completion(&self, req: CompletionRequest, _opts: &CallOptions) -> Result<Reply<CompletionResponse>, GatewayError> {
         if let Some(e) = mock_error(&self.response) {
             return Err(e);
         }
@@ -155,10 +155,11 @@ impl Provider for MockProvider {
             choices: vec![serde_json::json!({"text": text, "index": 0, "logprobs": null, "finish_reason": "stop"})],
             usage: Some(Usage::new(prompt, estimate_tokens(&text))),
             extra: Map::new(),
-        })
+        }
+        .into())
     }
 
-    async fn embedding(&self, req: EmbeddingRequest, _opts: &CallOptions) -> Result<EmbeddingResponse, GatewayError> {
+    async fn embedding(&self, req: EmbeddingRequest, _opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {
         if let Some(e) = mock_error(&self.response) {
             return Err(e);
         }
@@ -184,7 +185,8 @@ impl Provider for MockProvider {
             model: self.model.clone(),
             usage: Some(Usage::new(tokens, 0)),
             extra: Map::new(),
-        })
+        }
+        .into())
     }
 }
 

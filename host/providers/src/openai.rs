@@ -21,10 +21,10 @@ use tianji_core::GatewayError;
 use tianji_core::traits::{CallOptions, ChunkStream, Provider, ValueStream};
 use tianji_core::types::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
-    ModerationRequest, PassthroughResponse,
+    ModerationRequest, PassthroughResponse, Reply,
 };
 
-use crate::http::{HttpClient, json_body, parse_uri, send_json, send_stream, sse_json_stream};
+use crate::http::{HttpClient, json_body, parse_uri, send_json, send_reply, send_stream, sse_json_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// What differs between members of the OpenAI-compatible family.
@@ -233,12 +233,12 @@ impl Provider for OpenAiCompatible {
         Some(&self.api_base)
     }
 
-    async fn chat(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<ChatResponse, GatewayError> {
+    async fn chat(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<Reply<ChatResponse>, GatewayError> {
         req.model.clone_from(&self.upstream_model);
         req.stream = false;
         self.apply_defaults(&mut req);
         let body = json_body(&req)?;
-        send_json(&self.client, &self.provider, &self.chat_url, &self.headers, body, opts.timeout).await
+        send_reply(&self.client, &self.provider, &self.chat_url, &self.headers, body, opts.timeout).await
     }
 
     async fn chat_stream(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
@@ -250,12 +250,12 @@ impl Provider for OpenAiCompatible {
         Ok(sse_json_stream::<ChatChunk>(&self.provider, resp, opts.timeout).boxed())
     }
 
-    async fn completion(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<CompletionResponse, GatewayError> {
+    async fn completion(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<Reply<CompletionResponse>, GatewayError> {
         req.model.clone_from(&self.upstream_model);
         req.stream = false;
         self.apply_defaults_map(&mut req.extra);
         let body = json_body(&req)?;
-        send_json(&self.client, &self.provider, &self.completions_url, &self.headers, body, opts.timeout).await
+        send_reply(&self.client, &self.provider, &self.completions_url, &self.headers, body, opts.timeout).await
     }
 
     async fn completion_stream(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<ValueStream, GatewayError> {
@@ -267,10 +267,10 @@ impl Provider for OpenAiCompatible {
         Ok(sse_json_stream::<Value>(&self.provider, resp, opts.timeout).boxed())
     }
 
-    async fn embedding(&self, mut req: EmbeddingRequest, opts: &CallOptions) -> Result<EmbeddingResponse, GatewayError> {
+    async fn embedding(&self, mut req: EmbeddingRequest, opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {
         req.model.clone_from(&self.upstream_model);
         let body = json_body(&req)?;
-        send_json(&self.client, &self.provider, &self.embeddings_url, &self.headers, body, opts.timeout).await
+        send_reply(&self.client, &self.provider, &self.embeddings_url, &self.headers, body, opts.timeout).await
     }
 
     async fn moderation(&self, mut req: ModerationRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tianji_core::GatewayError;
 use tianji_core::traits::{CallOptions, ChunkStream, Provider, ValueStream};
 use tianji_core::types::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, CompletionRequest, CompletionResponse, Delta, Message,
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, CompletionRequest, CompletionResponse, Delta, Message, Reply,
 };
 
 use crate::openai::OpenAiFamilyFactory;
@@ -77,8 +77,8 @@ impl Provider for TextCompletionOpenAi {
         self.inner.api_base()
     }
 
-    async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChatResponse, GatewayError> {
-        let resp = self.inner.completion(to_completion(req), opts).await?;
+    async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<Reply<ChatResponse>, GatewayError> {
+        let resp = self.inner.completion(to_completion(req), opts).await?.into_parsed()?;
         let choices = resp
             .choices
             .iter()
@@ -98,7 +98,8 @@ impl Provider for TextCompletionOpenAi {
             choices,
             usage: resp.usage,
             extra: Map::new(),
-        })
+        }
+        .into())
     }
 
     async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
@@ -131,7 +132,7 @@ impl Provider for TextCompletionOpenAi {
             .boxed())
     }
 
-    async fn completion(&self, req: CompletionRequest, opts: &CallOptions) -> Result<CompletionResponse, GatewayError> {
+    async fn completion(&self, req: CompletionRequest, opts: &CallOptions) -> Result<Reply<CompletionResponse>, GatewayError> {
         self.inner.completion(req, opts).await
     }
 

@@ -12,7 +12,7 @@ fn router(yaml: &str) -> (Router, Problems) {
 async fn call(r: &Router, model: &str, controls: &Controls) -> Result<Routed<String>, Box<RouteFailure>> {
     r.execute(model, controls, "test", |a: Attempt| async move {
         let req = ChatRequest { model: a.model.clone(), messages: vec![Message::text("user", "hi")], ..Default::default() };
-        let resp = a.provider.chat(req, &a.opts).await?;
+        let resp = a.provider.chat(req, &a.opts).await?.into_parsed()?;
         Ok(format!("{}:{}", a.deployment.id, resp.choices[0].message.text_content()))
     })
     .await

@@ -8,6 +8,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use crate::error::GatewayError;
+use crate::types::Reply;
 use crate::types::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
     ModerationRequest, PassthroughResponse,
@@ -45,15 +46,15 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
-    /// A chat completion.
-    async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChatResponse, GatewayError>;
+    /// A chat completion (OpenAI-format upstreams may hand back their raw bytes).
+    async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<Reply<ChatResponse>, GatewayError>;
 
     /// A streamed chat completion. Errors before the first chunk are returned
     /// here (so the router may retry); later errors end the stream.
     async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError>;
 
     /// A text completion.
-    async fn completion(&self, _req: CompletionRequest, _opts: &CallOptions) -> Result<CompletionResponse, GatewayError> {
+    async fn completion(&self, _req: CompletionRequest, _opts: &CallOptions) -> Result<Reply<CompletionResponse>, GatewayError> {
         Err(unsupported(self.provider_name(), "text completions"))
     }
 
@@ -63,7 +64,7 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     /// Embeddings.
-    async fn embedding(&self, _req: EmbeddingRequest, _opts: &CallOptions) -> Result<EmbeddingResponse, GatewayError> {
+    async fn embedding(&self, _req: EmbeddingRequest, _opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {
         Err(unsupported(self.provider_name(), "embeddings"))
     }
 

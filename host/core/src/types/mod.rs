@@ -5,6 +5,7 @@
 
 mod chat;
 mod other;
+mod reply;
 
 pub use chat::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, ContentPart, Delta, FunctionCall, FunctionDef, ImageUrl, Message,
@@ -13,6 +14,7 @@ pub use chat::{
 pub use other::{
     CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
 };
+pub use reply::{HasUsage, Reply};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -50,4 +52,28 @@ pub fn unix_now() -> u64 {
 /// pre-call context-window checks when no tokenizer is available.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
+}
+
+impl HasUsage for ChatResponse {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+impl HasUsage for CompletionResponse {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+impl HasUsage for EmbeddingResponse {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+impl HasUsage for serde_json::Value {
+    fn usage(&self) -> Option<&Usage> {
+        None
+    }
 }

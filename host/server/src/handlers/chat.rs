@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use futures::future::join_all;
 use http::HeaderMap;
 use serde_json::Value;
-use tianji_core::types::{ChatRequest, estimate_tokens};
+use tianji_core::traits::ChunkStream;
+use tianji_core::types::{ChatRequest, ChatResponse, Reply, estimate_tokens};
 use tianji_core::{CallType, GatewayError};
 use tianji_providers::mock::{mock_chat, mock_chat_stream};
 use tianji_router::Attempt;
@@ -71,28 +72,32 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         run_stream(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
             let prepared = prepare(&req, &a, drop_params);
             let mock = mock.clone();
-            async move {
-                let r = prepared?;
-                match mock {
-                    Some(m) => mock_chat_stream(&r, &a.model, &m),
-                    None => a.provider.chat_stream(r, &a.opts).await,
-                }
-            }
+            async move { attempt_stream(a, prepared?, mock).await }
         })
         .await
     } else {
         run_json(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
             let prepared = prepare(&req, &a, drop_params);
             let mock = mock.clone();
-            async move {
-                let r = prepared?;
-                match mock {
-                    Some(m) => mock_chat(&r, &a.model, &m),
-                    None => a.provider.chat(r, &a.opts).await,
-                }
-            }
+            async move { attempt(a, prepared?, mock).await }
         })
         .await
+    }
+}
+
+/// One attempt: the per-request `mock_response` if given, else the deployment's provider.
+async fn attempt(a: Attempt, r: ChatRequest, mock: Option<Value>) -> Result<Reply<ChatResponse>, GatewayError> {
+    match mock {
+        Some(m) => mock_chat(&r, &a.model, &m).map(Reply::from),
+        None => a.provider.chat(r, &a.opts).await,
+    }
+}
+
+/// One streamed attempt.
+async fn attempt_stream(a: Attempt, r: ChatRequest, mock: Option<Value>) -> Result<ChunkStream, GatewayError> {
+    match mock {
+        Some(m) => mock_chat_stream(&r, &a.model, &m),
+        None => a.provider.chat_stream(r, &a.opts).await,
     }
 }
 
@@ -166,13 +171,7 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
             let resp = run_json(&state, "/chat/completions", &model, &ex, started, |a: Attempt| {
                 let prepared = prepare(&r, &a, false);
                 let mock = mock.clone();
-                async move {
-                    let r = prepared?;
-                    match mock {
-                        Some(m) => mock_chat(&r, &a.model, &m),
-                        None => a.provider.chat(r, &a.opts).await,
-                    }
-                }
+                async move { attempt(a, prepared?, mock).await }
             })
             .await;
             let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();

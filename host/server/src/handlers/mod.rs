@@ -19,9 +19,8 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use serde_json::Value;
 use tianji_core::GatewayError;
-use tianji_core::types::{ChatChunk, ChatResponse, CompletionResponse, EmbeddingResponse, Usage};
+use tianji_core::types::{ChatChunk, HasUsage, Reply};
 use tianji_router::{Attempt, Routed};
 
 use crate::controls::Extracted;
@@ -29,36 +28,6 @@ use crate::error::ApiError;
 use crate::headers::{add_cost, add_routing_headers, routing_headers};
 use crate::sse;
 use crate::state::AppState;
-
-/// Responses that may carry token usage (for the cost header and, later, spend).
-pub trait HasUsage {
-    /// The usage, if reported.
-    fn usage(&self) -> Option<&Usage>;
-}
-
-impl HasUsage for ChatResponse {
-    fn usage(&self) -> Option<&Usage> {
-        self.usage.as_ref()
-    }
-}
-
-impl HasUsage for CompletionResponse {
-    fn usage(&self) -> Option<&Usage> {
-        self.usage.as_ref()
-    }
-}
-
-impl HasUsage for EmbeddingResponse {
-    fn usage(&self) -> Option<&Usage> {
-        self.usage.as_ref()
-    }
-}
-
-impl HasUsage for Value {
-    fn usage(&self) -> Option<&Usage> {
-        None
-    }
-}
 
 /// Records a finished request. The model label is the model group that
 /// served it (or `unknown`), never the raw client string, so clients cannot
@@ -86,14 +55,14 @@ pub async fn run_json<T, F, Fut>(
     op: F,
 ) -> Response
 where
-    T: Serialize + HasUsage,
+    T: Serialize + serde::de::DeserializeOwned + HasUsage,
     F: FnMut(Attempt) -> Fut,
-    Fut: Future<Output = Result<T, GatewayError>>,
+    Fut: Future<Output = Result<Reply<T>, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let response = match result {
-        Ok(Routed { value, meta }) => match serde_json::to_vec(&value) {
+        Ok(Routed { value, meta }) => match value.to_bytes() {
             Ok(body) => {
                 let mut resp = (StatusCode::OK, body).into_response();
                 let h = resp.headers_mut();
@@ -104,9 +73,9 @@ where
                 }
                 resp
             }
-            Err(e) => {
+            Err(error) => {
                 let headers = routing_headers(call_id, &meta, started.elapsed());
-                ApiError { error: GatewayError::internal(format!("cannot encode response: {e}")), headers }.into_response()
+                ApiError { error, headers }.into_response()
             }
         },
         Err(failure) => {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use tianji_core::CallType;
 use tianji_core::types::ModerationRequest;
+use tianji_core::types::Reply;
 use tianji_router::Attempt;
 
 use super::run_json;
@@ -37,7 +38,7 @@ pub async fn moderations(
     run_json(&state, "/moderations", &model, &extracted, started, |a: Attempt| {
         let mut r = (*req).clone();
         r.model = Some(a.model.clone());
-        async move { a.provider.moderation(r, &a.opts).await }
+        async move { a.provider.moderation(r, &a.opts).await.map(Reply::Parsed) }
     })
     .await
 }
