@@ -6,6 +6,7 @@
 pub mod azure;
 pub mod http;
 pub mod mock;
+pub mod not_yet_supported;
 pub mod openai;
 pub mod registry;
 pub mod text_completion_openai;

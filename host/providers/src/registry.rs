@@ -32,6 +32,12 @@ pub trait ProviderFactory: Send + Sync {
         &[]
     }
 
+    /// Whether the adapter really calls the provider (false for placeholders of
+    /// providers that are not supported yet).
+    fn implemented(&self) -> bool {
+        true
+    }
+
     /// Builds the adapter, or says what is wrong with the deployment.
     fn build(&self, spec: &DeploymentSpec<'_>, client: &crate::http::HttpClient) -> Result<Arc<dyn Provider>, String>;
 }
@@ -73,6 +79,7 @@ impl ProviderRegistry {
         r.register(Box::new(crate::openai::OpenAiFamilyFactory));
         r.register(Box::new(crate::azure::AzureFactory));
         r.register(Box::new(crate::text_completion_openai::TextCompletionOpenAiFactory));
+        r.register(Box::new(crate::not_yet_supported::NotYetSupportedFactory));
         r
     }
 
@@ -95,6 +102,11 @@ impl ProviderRegistry {
         let mut v: Vec<_> = self.by_name.keys().copied().collect();
         v.sort_unstable();
         v
+    }
+
+    /// Whether a known provider has a working adapter (not a "not supported yet" placeholder).
+    pub fn is_implemented(&self, provider: &str) -> bool {
+        self.by_name.get(provider).is_some_and(|&i| self.factories[i].implemented())
     }
 
     /// Provider-specific params the provider's factory reads.
@@ -162,5 +174,8 @@ mod tests {
         assert_eq!(r.resolve("meta-llama/Llama-3-8b", Some("hosted_vllm")), Ok(("hosted_vllm".into(), "meta-llama/Llama-3-8b".into())));
         assert!(r.resolve("nosuch/model", None).unwrap_err().contains("unknown provider 'nosuch'"));
         assert!(r.resolve("mystery-model", None).unwrap_err().contains("cannot tell the provider"));
+        assert_eq!(r.resolve("anthropic/claude-3-5-haiku-20241022", None), Ok(("anthropic".into(), "claude-3-5-haiku-20241022".into())));
+        assert!(!r.is_implemented("anthropic"));
+        assert!(r.is_implemented("openai"));
     }
 }

@@ -237,9 +237,15 @@ impl Router {
                     continue;
                 }
             };
+            let implemented = provider == "any" || registry.is_implemented(&provider);
+            if !implemented && d.litellm_params.mock_response.is_none() {
+                problems.ignore(format!(
+                    "{params_path}.model (provider '{provider}' is not supported yet; calls to this deployment answer 501)"
+                ));
+            }
             let accepted = registry.accepted_params(&provider);
             for key in d.litellm_params.extra.keys() {
-                if !accepted.contains(&key.as_str()) {
+                if implemented && !accepted.contains(&key.as_str()) {
                     problems.ignore(format!("{params_path}.{key}"));
                 }
             }
@@ -484,7 +490,7 @@ impl Router {
                     if primary {
                         let fallbacks = self.fallbacks_for(group, model, &e, controls);
                         if !fallbacks.is_empty() {
-                            tracing::info!(model_group = group, error = %e, fallbacks = ?fallbacks.iter().map(|f| &f.model).collect::<Vec<_>>(), "falling back");
+                            tracing::info!(call_id, model_group = group, error = %e, fallbacks = ?fallbacks.iter().map(|f| &f.model).collect::<Vec<_>>(), "falling back");
                         }
                         queue.extend(fallbacks);
                     }
@@ -575,7 +581,7 @@ impl Router {
                 }
                 Err(e) => {
                     d.metrics.failure.increment(1);
-                    tracing::warn!(model_group = group, deployment = %d.id, attempt, error = %e, "upstream attempt failed");
+                    tracing::warn!(call_id, model_group = group, deployment = %d.id, attempt, error = %e, "upstream attempt failed");
                     if e.counts_as_deployment_failure() && !self.settings.disable_cooldowns {
                         let now = now_ms();
                         let immediate = deployments.len() > 1
@@ -589,7 +595,7 @@ impl Router {
                                 .retry_after
                                 .filter(|r| *r > self.settings.cooldown && *r < Duration::from_secs(300))
                                 .unwrap_or(self.settings.cooldown);
-                            tracing::warn!(deployment = %d.id, cooldown_s = cooldown.as_secs_f64(), "deployment cooling down");
+                            tracing::warn!(call_id, deployment = %d.id, cooldown_s = cooldown.as_secs_f64(), "deployment cooling down");
                             d.health.cool_down(now, cooldown);
                         }
                     }

@@ -32,12 +32,13 @@ pub fn error_event(e: &GatewayError) -> Bytes {
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// A body that writes `stream` as SSE; `on_item` sees every item (usage accounting).
-pub fn body<T, S, F>(stream: S, mut on_item: F) -> Body
+pub fn body<T, S, F>(call_id: &str, stream: S, mut on_item: F) -> Body
 where
     T: Serialize + Send + 'static,
     S: Stream<Item = Result<T, GatewayError>> + Send + 'static,
     F: FnMut(&T) + Send + 'static,
 {
+    let call_id = call_id.to_owned();
     let events = stream
         .map(move |item| match item {
             Ok(chunk) => {
@@ -45,7 +46,7 @@ where
                 (event(&chunk), false)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "stream ended by an upstream error");
+                tracing::warn!(call_id = %call_id, error = %e, "stream ended by an upstream error");
                 (error_event(&e), true)
             }
         })

@@ -411,3 +411,23 @@ async fn check_config_reports_every_problem() {
     assert!(text.contains("model_list[0].litellm_params.model: unknown provider 'nosuch'"), "{text}");
     assert!(text.contains("model_list[1].litellm_params.api_key: environment variable NOT_SET_ANYWHERE is not set"), "{text}");
 }
+
+#[tokio::test]
+async fn providers_not_supported_yet_start_and_answer_501() {
+    let yaml = "model_list:\n  - model_name: claude\n    litellm_params: {model: anthropic/claude-3-5-haiku-20241022, api_key: x}\n  - model_name: \"anthropic/*\"\n    litellm_params: {model: \"anthropic/*\"}\n  - model_name: ok\n    litellm_params: {model: openai/gpt-4o, mock_response: fine}\n";
+    let loaded = tianji_server::load_str(yaml, Env::isolated([])).expect("a config with a provider that is not supported yet still starts");
+    assert!(loaded.ignored.iter().any(|i| i.contains("provider 'anthropic' is not supported yet")), "{:?}", loaded.ignored);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(tianji_server::serve(listener, loaded.state, std::future::pending(), Duration::from_secs(1)));
+    let c = reqwest::Client::new();
+    let resp = c.post(format!("{base}/v1/chat/completions")).json(&chat("claude")).send().await.expect("send");
+    assert_eq!(resp.status(), 501);
+    let v: Value = resp.json().await.expect("json");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("not supported yet"), "{v}");
+    let resp = c.post(format!("{base}/v1/chat/completions")).json(&chat("ok")).send().await.expect("send");
+    assert_eq!(resp.status(), 200, "the rest of the config keeps working");
+    let v: Value = c.get(format!("{base}/model_group/info")).send().await.expect("send").json().await.expect("json");
+    let groups: Vec<&str> = v["data"].as_array().map(|d| d.iter().filter_map(|g| g["model_group"].as_str()).collect()).unwrap_or_default();
+    assert!(groups.contains(&"anthropic/claude-sonnet-4-20250514"), "anthropic/* expands to known models: {groups:?}");
+}

@@ -107,7 +107,7 @@ where
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let response = match result {
         Ok(Routed { value, meta }) => {
-            let body: Body = sse::body(value, |_chunk: &T| {});
+            let body: Body = sse::body(call_id, value, |_chunk: &T| {});
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
