@@ -171,3 +171,26 @@ def test_check_config_cli(tmp_path):
     r = subprocess.run([str(TIANJI), "check-config", str(good)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "litellm_settings.success_callback" in r.stdout
+
+
+@pytest.mark.parametrize("runtime", ["per-core", "work-stealing"])
+def test_both_runtimes_serve_and_stop(mock_upstream, tmp_path, runtime):
+    from openai import OpenAI
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(config_for(mock_upstream))
+    port = free_port()
+    proc = Proc([str(TIANJI), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port), "--runtime", runtime, "--workers", "2"])
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/liveliness")
+        c = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY, max_retries=0)
+        for i in range(8):  # several connections, so both workers take some
+            r = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY, max_retries=0).chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": f"n{i}"}]
+            )
+            assert r.choices[0].message.content == f"mock answer to: n{i}"
+        assert c.models.list().data
+        proc.p.send_signal(signal.SIGTERM)
+        assert proc.p.wait(10) == 0
+    finally:
+        proc.stop()

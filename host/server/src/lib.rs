@@ -10,6 +10,7 @@ pub mod controls;
 pub mod error;
 pub mod handlers;
 pub mod headers;
+pub mod per_core;
 pub mod sse;
 pub mod state;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 //! Run with: `tianji --config config.yaml [--host 127.0.0.1] [--port 4000]`,
 //! or `tianji check-config config.yaml` to validate a config.
 
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -36,9 +37,20 @@ struct Cli {
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_secs: u64,
+    /// How requests are spread over threads: `per-core` (one single-threaded
+    /// runtime and listener per worker; lowest latency) or `work-stealing`
+    /// (one shared multi-threaded runtime; evens out uneven connections).
+    #[arg(long, env = "TIANJI_RUNTIME", value_enum, default_value_t = RuntimeKind::PerCore)]
+    runtime: RuntimeKind,
     /// Worker threads (default: one per core).
     #[arg(long, env = "TIANJI_WORKERS")]
     workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    PerCore,
+    WorkStealing,
 }
 
 #[derive(Subcommand)]
@@ -121,23 +133,32 @@ fn run(cli: &Cli) -> ExitCode {
     for path in &loaded.ignored {
         tracing::warn!("ignored: {path}");
     }
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(w) = cli.workers {
-        rt.worker_threads(w.max(1));
-    }
-    let rt = match rt.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+    let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let addr = match (cli.host.as_str(), cli.port).to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        Some(a) => a,
+        None => {
+            eprintln!("error: cannot resolve {}:{}", cli.host, cli.port);
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port)).await?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, deployments = loaded.config.model_list.len(), "tianji listening on http://{addr}");
-        tianji_server::serve(listener, loaded.state, tianji_server::shutdown_signal(), Duration::from_secs(cli.shutdown_grace_secs)).await
-    });
+    let deployments = loaded.config.model_list.len();
+    let grace = Duration::from_secs(cli.shutdown_grace_secs);
+    let announce =
+        move |bound: std::net::SocketAddr| tracing::info!(addr = %bound, workers, deployments, "tianji listening on http://{bound}");
+    let result = match cli.runtime {
+        RuntimeKind::PerCore => {
+            tianji_server::per_core::serve_per_core(addr, workers, loaded.state, tianji_server::shutdown_signal(), grace, announce)
+        }
+        RuntimeKind::WorkStealing => {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().and_then(|rt| {
+                rt.block_on(async {
+                    let listener = tokio::net::TcpListener::bind(addr).await?;
+                    announce(listener.local_addr()?);
+                    tianji_server::serve(listener, loaded.state, tianji_server::shutdown_signal(), grace).await
+                })
+            })
+        }
+    };
     match result {
         Ok(()) => {
             tracing::info!("stopped");
