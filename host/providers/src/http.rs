@@ -157,74 +157,64 @@ pub fn upstream_error(provider: &str, status: StatusCode, headers: &HeaderMap, b
     GatewayError::from_upstream_status(provider, status, message, code, retry_after(headers))
 }
 
-/// Sends a request with a deadline and returns the 2xx body, mapping every failure.
-pub async fn send_bytes(
-    client: &HttpClient,
-    provider: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-    timeout: Duration,
-) -> Result<Bytes, GatewayError> {
-    let fut = async {
-        let resp = client.send(provider, Method::POST, uri, headers, body).await?;
+/// One upstream call: where it goes, with which headers, within which deadline.
+pub struct UpstreamCall<'a> {
+    /// The shared client.
+    pub client: &'a HttpClient,
+    /// Provider name, for errors.
+    pub provider: &'a str,
+    /// Endpoint.
+    pub uri: &'a Uri,
+    /// Auth and extra headers.
+    pub headers: &'a HeaderMap,
+    /// Deadline for the whole answer (streams: for the response head).
+    pub timeout: Duration,
+}
+
+impl UpstreamCall<'_> {
+    /// POSTs `body`; a non-2xx answer becomes an upstream error with its status class.
+    async fn post_ok(&self, body: Bytes) -> Result<Response<Incoming>, GatewayError> {
+        let resp = self.client.send(self.provider, Method::POST, self.uri, self.headers, body).await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
         let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| transport_error(provider, &e))?.to_bytes();
-        if !parts.status.is_success() {
-            return Err(upstream_error(provider, parts.status, &parts.headers, &body));
-        }
-        Ok(body)
-    };
-    tokio::time::timeout(timeout, fut).await.map_err(|_| timeout_error(provider, timeout))?
-}
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        Err(upstream_error(self.provider, parts.status, &parts.headers, &body))
+    }
 
-/// Like [`send_bytes`], decoding the answer as `T`.
-pub async fn send_json<T: DeserializeOwned>(
-    client: &HttpClient,
-    provider: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-    timeout: Duration,
-) -> Result<T, GatewayError> {
-    let bytes = send_bytes(client, provider, uri, headers, body, timeout).await?;
-    serde_json::from_slice::<T>(&bytes).map_err(|e| {
-        GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} returned an invalid response: {e}")).with_provider(provider)
-    })
-}
+    fn timed_out(&self) -> GatewayError {
+        timeout_error(self.provider, self.timeout)
+    }
 
-/// Like [`send_bytes`], keeping the body raw and reading only its usage.
-pub async fn send_reply<T: HasUsage + Serialize + DeserializeOwned>(
-    client: &HttpClient,
-    provider: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-    timeout: Duration,
-) -> Result<Reply<T>, GatewayError> {
-    let bytes = send_bytes(client, provider, uri, headers, body, timeout).await?;
-    Reply::from_upstream(provider, bytes)
-}
+    /// The whole 2xx body.
+    pub async fn bytes(&self, body: Bytes) -> Result<Bytes, GatewayError> {
+        let fut = async {
+            let resp = self.post_ok(body).await?;
+            Ok(resp.into_body().collect().await.map_err(|e| transport_error(self.provider, &e))?.to_bytes())
+        };
+        tokio::time::timeout(self.timeout, fut).await.map_err(|_| self.timed_out())?
+    }
 
-/// Sends a streaming request and waits (within the deadline) for a 2xx head.
-pub async fn send_stream(
-    client: &HttpClient,
-    provider: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-    timeout: Duration,
-) -> Result<Response<Incoming>, GatewayError> {
-    let fut = async {
-        let resp = client.send(provider, Method::POST, uri, headers, body).await?;
-        if !resp.status().is_success() {
-            let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(upstream_error(provider, parts.status, &parts.headers, &body));
-        }
-        Ok(resp)
-    };
-    tokio::time::timeout(timeout, fut).await.map_err(|_| timeout_error(provider, timeout))?
+    /// The 2xx body decoded as `T`.
+    pub async fn json<T: DeserializeOwned>(&self, body: Bytes) -> Result<T, GatewayError> {
+        let bytes = self.bytes(body).await?;
+        serde_json::from_slice::<T>(&bytes).map_err(|e| {
+            GatewayError::new(ErrorKind::UpstreamServer, format!("{} returned an invalid response: {e}", self.provider))
+                .with_provider(self.provider)
+        })
+    }
+
+    /// The 2xx body kept raw, with only its usage read.
+    pub async fn reply<T: HasUsage + Serialize + DeserializeOwned>(&self, body: Bytes) -> Result<Reply<T>, GatewayError> {
+        let bytes = self.bytes(body).await?;
+        Reply::from_upstream(self.provider, bytes)
+    }
+
+    /// A 2xx response head, its body left to stream.
+    pub async fn stream(&self, body: Bytes) -> Result<Response<Incoming>, GatewayError> {
+        tokio::time::timeout(self.timeout, self.post_ok(body)).await.map_err(|_| self.timed_out())?
+    }
 }
 
 /// How long to wait for the upstream body to end after `[DONE]`.

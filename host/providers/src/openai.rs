@@ -24,7 +24,7 @@ use tianji_core::types::{
     ModerationRequest, PassthroughResponse, Reply,
 };
 
-use crate::http::{HttpClient, json_body, parse_uri, send_json, send_reply, send_stream, sse_json_stream};
+use crate::http::{HttpClient, UpstreamCall, json_body, parse_uri, sse_json_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// What differs between members of the OpenAI-compatible family.
@@ -197,6 +197,10 @@ impl OpenAiCompatible {
         })
     }
 
+    fn call<'a>(&'a self, uri: &'a http::Uri, opts: &CallOptions) -> UpstreamCall<'a> {
+        UpstreamCall { client: &self.client, provider: &self.provider, uri, headers: &self.headers, timeout: opts.timeout }
+    }
+
     /// Applies per-deployment defaults under the request's own values.
     fn apply_defaults(&self, req: &mut ChatRequest) {
         for (k, v) in &self.default_params {
@@ -238,7 +242,7 @@ impl Provider for OpenAiCompatible {
         req.stream = false;
         self.apply_defaults(&mut req);
         let body = json_body(&req)?;
-        send_reply(&self.client, &self.provider, &self.chat_url, &self.headers, body, opts.timeout).await
+        self.call(&self.chat_url, opts).reply(body).await
     }
 
     async fn chat_stream(&self, mut req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
@@ -246,7 +250,7 @@ impl Provider for OpenAiCompatible {
         req.stream = true;
         self.apply_defaults(&mut req);
         let body = json_body(&req)?;
-        let resp = send_stream(&self.client, &self.provider, &self.chat_url, &self.headers, body, opts.timeout).await?;
+        let resp = self.call(&self.chat_url, opts).stream(body).await?;
         Ok(sse_json_stream::<ChatChunk>(&self.provider, resp, opts.timeout).boxed())
     }
 
@@ -255,7 +259,7 @@ impl Provider for OpenAiCompatible {
         req.stream = false;
         self.apply_defaults_map(&mut req.extra);
         let body = json_body(&req)?;
-        send_reply(&self.client, &self.provider, &self.completions_url, &self.headers, body, opts.timeout).await
+        self.call(&self.completions_url, opts).reply(body).await
     }
 
     async fn completion_stream(&self, mut req: CompletionRequest, opts: &CallOptions) -> Result<ValueStream, GatewayError> {
@@ -263,26 +267,26 @@ impl Provider for OpenAiCompatible {
         req.stream = true;
         self.apply_defaults_map(&mut req.extra);
         let body = json_body(&req)?;
-        let resp = send_stream(&self.client, &self.provider, &self.completions_url, &self.headers, body, opts.timeout).await?;
+        let resp = self.call(&self.completions_url, opts).stream(body).await?;
         Ok(sse_json_stream::<Value>(&self.provider, resp, opts.timeout).boxed())
     }
 
     async fn embedding(&self, mut req: EmbeddingRequest, opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {
         req.model.clone_from(&self.upstream_model);
         let body = json_body(&req)?;
-        send_reply(&self.client, &self.provider, &self.embeddings_url, &self.headers, body, opts.timeout).await
+        self.call(&self.embeddings_url, opts).reply(body).await
     }
 
     async fn moderation(&self, mut req: ModerationRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
         req.model = Some(self.upstream_model.clone());
         let body = json_body(&req)?;
-        send_json(&self.client, &self.provider, &self.moderations_url, &self.headers, body, opts.timeout).await
+        self.call(&self.moderations_url, opts).json(body).await
     }
 
     async fn image_generation(&self, mut req: ImageRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
         req.model = Some(self.upstream_model.clone());
         let body = json_body(&req)?;
-        send_json(&self.client, &self.provider, &self.images_url, &self.headers, body, opts.timeout).await
+        self.call(&self.images_url, opts).json(body).await
     }
 }
 
