@@ -224,11 +224,11 @@ const DRAIN_AFTER_DONE: Duration = Duration::from_millis(200);
 ///
 /// An `{"error": ...}` event, a malformed event, a dropped connection or a
 /// gap longer than `idle_timeout` ends the stream with one error.
-pub fn sse_json_stream<T: DeserializeOwned + Send + 'static>(
+pub fn sse_json_stream<T: HasUsage + Serialize + DeserializeOwned + Send + 'static>(
     provider: &str,
     resp: Response<Incoming>,
     idle_timeout: Duration,
-) -> impl Stream<Item = Result<T, GatewayError>> + Send + 'static {
+) -> impl Stream<Item = Result<Reply<T>, GatewayError>> + Send + 'static {
     let provider = provider.to_owned();
     let events = BodyDataStream::new(resp.into_body()).eventsource();
     futures::stream::unfold((events, provider, false), move |(mut events, provider, done)| async move {
@@ -255,17 +255,20 @@ pub fn sse_json_stream<T: DeserializeOwned + Send + 'static>(
                     return Some((Err(e), (events, provider, true)));
                 }
                 Some(Ok(ev)) => {
-                    let data = ev.data.trim();
-                    if data.is_empty() {
+                    let trimmed = ev.data.trim();
+                    if trimmed.is_empty() {
                         continue;
                     }
-                    if data == "[DONE]" {
+                    if trimmed == "[DONE]" {
                         // Read the upstream body to its end (briefly) so its
                         // keep-alive connection goes back to the pool.
                         let drain = async { while events.next().await.is_some() {} };
                         let _ = tokio::time::timeout(DRAIN_AFTER_DONE, drain).await;
                         return None;
                     }
+                    // The event's own String is kept (no copy) unless it has surrounding whitespace.
+                    let whole = trimmed.len() == ev.data.len();
+                    let data = if whole { ev.data } else { ev.data.trim().to_owned() };
                     return Some(match decode_event::<T>(&provider, data) {
                         Ok(t) => (Ok(t), (events, provider, false)),
                         Err(e) => (Err(e), (events, provider, true)),
@@ -276,10 +279,12 @@ pub fn sse_json_stream<T: DeserializeOwned + Send + 'static>(
     })
 }
 
-fn decode_event<T: DeserializeOwned>(provider: &str, data: &str) -> Result<T, GatewayError> {
+/// One event: an `{"error": ...}` event ends the stream with that error;
+/// anything else is relayed as raw JSON with its usage read.
+fn decode_event<T: HasUsage + Serialize + DeserializeOwned>(provider: &str, data: String) -> Result<Reply<T>, GatewayError> {
     // Errors inside a stream come as {"error": {...}}; check cheaply first.
     if data.contains("\"error\"")
-        && let Ok(v) = serde_json::from_str::<Value>(data)
+        && let Ok(v) = serde_json::from_str::<Value>(&data)
         && let Some(err) = v.get("error").filter(|e| !e.is_null())
     {
         let body = serde_json::to_vec(&serde_json::json!({ "error": err })).unwrap_or_default();
@@ -290,8 +295,9 @@ fn decode_event<T: DeserializeOwned>(provider: &str, data: &str) -> Result<T, Ga
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Err(upstream_error(provider, status, &HeaderMap::new(), &body));
     }
-    serde_json::from_str::<T>(data).map_err(|e| {
-        GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} sent an invalid stream event: {e}")).with_provider(provider)
+    Reply::from_upstream(provider, Bytes::from(data)).map_err(|e| {
+        GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} sent an invalid stream event: {}", e.message))
+            .with_provider(provider)
     })
 }
 

@@ -120,7 +120,7 @@ pub fn mock_chat_stream(req: &ChatRequest, model: &str, response: &Value) -> Res
     if req.stream_options.as_ref().is_some_and(|o| o.include_usage) {
         chunks.push(ChatChunk { choices: vec![], usage: full.usage.clone(), ..chunk(Delta::default(), None) });
     }
-    Ok(futures::stream::iter(chunks.into_iter().map(Ok)).boxed())
+    Ok(futures::stream::iter(chunks.into_iter().map(|c| Ok(Reply::Parsed(c)))).boxed())
 }
 
 #[async_trait]
@@ -203,13 +203,10 @@ mod tests {
             ..Default::default()
         };
         let chunks: Vec<_> = mock_chat_stream(&req, "m", &Value::String("hello big world".into())).expect("stream").collect().await;
-        let text: String = chunks
-            .iter()
-            .filter_map(|c| c.as_ref().ok())
-            .flat_map(|c| c.choices.iter().filter_map(|ch| ch.delta.content.clone()))
-            .collect();
+        let chunks: Vec<ChatChunk> = chunks.into_iter().map(|c| c.and_then(Reply::into_parsed).expect("chunk")).collect();
+        let text: String = chunks.iter().flat_map(|c| c.choices.iter().filter_map(|ch| ch.delta.content.clone())).collect();
         assert_eq!(text, "hello big world");
-        let last = chunks.last().and_then(|c| c.as_ref().ok()).expect("last chunk");
+        let last = chunks.last().expect("last chunk");
         assert!(last.usage.is_some());
         assert!(last.choices.is_empty());
     }

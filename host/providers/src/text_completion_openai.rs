@@ -106,28 +106,30 @@ impl Provider for TextCompletionOpenAi {
         let stream = self.inner.completion_stream(to_completion(req), opts).await?;
         Ok(stream
             .map(|ev| {
-                ev.map(|v| ChatChunk {
-                    id: v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    object: "chat.completion.chunk".into(),
-                    created: v.get("created").and_then(Value::as_u64).unwrap_or_default(),
-                    model: v.get("model").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    choices: v
-                        .get("choices")
-                        .and_then(Value::as_array)
-                        .map(|cs| {
-                            cs.iter()
-                                .map(|c| ChunkChoice {
-                                    index: c.get("index").and_then(Value::as_u64).unwrap_or(0) as u32,
-                                    delta: Delta { content: Some(choice_text(c)), ..Default::default() },
-                                    finish_reason: c.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
-                                    extra: Map::new(),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    usage: v.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok()),
-                    extra: Map::new(),
-                })
+                ev.and_then(Reply::into_parsed)
+                    .map(|v| ChatChunk {
+                        id: v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        object: "chat.completion.chunk".into(),
+                        created: v.get("created").and_then(Value::as_u64).unwrap_or_default(),
+                        model: v.get("model").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        choices: v
+                            .get("choices")
+                            .and_then(Value::as_array)
+                            .map(|cs| {
+                                cs.iter()
+                                    .map(|c| ChunkChoice {
+                                        index: c.get("index").and_then(Value::as_u64).unwrap_or(0) as u32,
+                                        delta: Delta { content: Some(choice_text(c)), ..Default::default() },
+                                        finish_reason: c.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
+                                        extra: Map::new(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        usage: v.get("usage").and_then(|u| serde_json::from_value(u.clone()).ok()),
+                        extra: Map::new(),
+                    })
+                    .map(Reply::Parsed)
             })
             .boxed())
     }

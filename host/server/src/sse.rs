@@ -11,7 +11,9 @@ use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tianji_core::GatewayError;
+use tianji_core::types::{HasUsage, Reply};
 
 /// Encodes one event: `data: <json>\n\n`.
 pub fn event<T: Serialize>(value: &T) -> Bytes {
@@ -24,6 +26,20 @@ pub fn event<T: Serialize>(value: &T) -> Bytes {
     buf.into_inner().freeze()
 }
 
+/// Encodes one event from a reply: raw upstream JSON is written as is.
+pub fn reply_event<T: Serialize>(reply: &Reply<T>) -> Bytes {
+    match reply {
+        Reply::Parsed(t) => event(t),
+        Reply::Raw { bytes, .. } => {
+            let mut buf = BytesMut::with_capacity(bytes.len() + 8);
+            buf.extend_from_slice(b"data: ");
+            buf.extend_from_slice(bytes);
+            buf.extend_from_slice(b"\n\n");
+            buf.freeze()
+        }
+    }
+}
+
 /// The error event.
 pub fn error_event(e: &GatewayError) -> Bytes {
     event(&e.to_body())
@@ -34,16 +50,16 @@ const DONE: &[u8] = b"data: [DONE]\n\n";
 /// A body that writes `stream` as SSE; `on_item` sees every item (usage accounting).
 pub fn body<T, S, F>(call_id: &str, stream: S, mut on_item: F) -> Body
 where
-    T: Serialize + Send + 'static,
-    S: Stream<Item = Result<T, GatewayError>> + Send + 'static,
-    F: FnMut(&T) + Send + 'static,
+    T: HasUsage + Serialize + DeserializeOwned + Send + 'static,
+    S: Stream<Item = Result<Reply<T>, GatewayError>> + Send + 'static,
+    F: FnMut(&Reply<T>) + Send + 'static,
 {
     let call_id = call_id.to_owned();
     let events = stream
         .map(move |item| match item {
             Ok(chunk) => {
                 on_item(&chunk);
-                (event(&chunk), false)
+                (reply_event(&chunk), false)
             }
             Err(e) => {
                 tracing::warn!(call_id = %call_id, error = %e, "stream ended by an upstream error");

@@ -14,11 +14,12 @@ use crate::types::{
     ModerationRequest, PassthroughResponse,
 };
 
-/// A stream of chat chunks; ends after the last chunk, or with one error.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, GatewayError>> + Send>>;
+/// A stream of chat chunks (raw from OpenAI-format upstreams, typed from
+/// translating adapters); ends after the last chunk, or with one error.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Reply<ChatChunk>, GatewayError>> + Send>>;
 
 /// A stream of JSON events in OpenAI's shape (text-completion streams).
-pub type ValueStream = Pin<Box<dyn Stream<Item = Result<Value, GatewayError>> + Send>>;
+pub type ValueStream = Pin<Box<dyn Stream<Item = Result<Reply<Value>, GatewayError>> + Send>>;
 
 /// Per-attempt options the router hands a provider.
 #[derive(Debug, Clone)]

@@ -77,3 +77,9 @@ impl HasUsage for serde_json::Value {
         None
     }
 }
+
+impl HasUsage for ChatChunk {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}

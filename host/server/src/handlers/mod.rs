@@ -20,7 +20,7 @@ use futures::Stream;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use tianji_core::GatewayError;
-use tianji_core::types::{ChatChunk, HasUsage, Reply};
+use tianji_core::types::{HasUsage, Reply};
 use tianji_router::{Attempt, Routed};
 
 use crate::controls::Extracted;
@@ -98,8 +98,8 @@ pub async fn run_stream<T, S, F, Fut>(
     op: F,
 ) -> Response
 where
-    T: Serialize + Send + 'static,
-    S: Stream<Item = Result<T, GatewayError>> + Send + 'static,
+    T: HasUsage + Serialize + serde::de::DeserializeOwned + Send + 'static,
+    S: Stream<Item = Result<Reply<T>, GatewayError>> + Send + 'static,
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<S, GatewayError>>,
 {
@@ -107,7 +107,7 @@ where
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let response = match result {
         Ok(Routed { value, meta }) => {
-            let body: Body = sse::body(call_id, value, |_chunk: &T| {});
+            let body: Body = sse::body(call_id, value, |_chunk: &Reply<T>| {});
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -124,9 +124,6 @@ where
     record_request(state, route, model, response.status(), started);
     response
 }
-
-/// A chunk stream type alias for chat handlers.
-pub type ChatChunkResult = Result<ChatChunk, GatewayError>;
 
 /// Requires a non-empty model name.
 pub fn require_model(model: &str) -> Result<(), GatewayError> {
