@@ -154,7 +154,7 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
     let loaded_rss = tianji.rss_kb();
 
     // Time to first token, concurrency 1.
-    let ttft_n = 400;
+    let ttft_n = 2000;
     let t_direct = ttft(mock_port, auth_direct, STREAM_BODY, ttft_n).await?;
     let t_hop = ttft(hop_port, auth_direct, STREAM_BODY, ttft_n).await?;
     let t_tianji = ttft(tianji_port, auth_tianji, STREAM_BODY, ttft_n).await?;
