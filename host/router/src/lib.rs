@@ -145,6 +145,8 @@ pub struct Attempt {
 pub struct RouteMeta {
     /// Model group that answered (or was tried last).
     pub model_group: String,
+    /// Whether `model_group` names a configured group (false: the requested name was unknown).
+    pub resolved: bool,
     /// Deployment id.
     pub model_id: Option<String>,
     /// API base of that deployment.
@@ -469,9 +471,6 @@ impl Router {
         Fut: Future<Output = Result<T, GatewayError>>,
     {
         let mut meta = RouteMeta { model_group: model.to_owned(), ..Default::default() };
-        let Some(_) = self.resolve(model) else {
-            return Err(Box::new(RouteFailure { error: self.unknown_model(model), meta }));
-        };
         let mut queue = vec![FallbackTarget { model: model.to_owned(), messages: None }];
         let mut next = 0;
         let mut last_error: Option<GatewayError> = None;
@@ -482,8 +481,14 @@ impl Router {
             if !primary {
                 meta.attempted_fallbacks += 1;
             }
-            let Some((group, deployments, send_model)) = self.resolve(&target.model) else { continue };
+            let Some((group, deployments, send_model)) = self.resolve(&target.model) else {
+                if primary {
+                    return Err(Box::new(RouteFailure { error: self.unknown_model(model), meta }));
+                }
+                continue;
+            };
             meta.model_group = group.to_owned();
+            meta.resolved = true;
             match self.try_group(group, deployments, &send_model, &target, primary, controls, call_id, &mut meta, &mut op).await {
                 Ok(value) => return Ok(Routed { value, meta }),
                 Err(e) => {

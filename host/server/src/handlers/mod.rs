@@ -21,7 +21,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use tianji_core::GatewayError;
 use tianji_core::types::{HasUsage, Reply};
-use tianji_router::{Attempt, Routed};
+use tianji_router::{Attempt, RouteMeta, Routed};
 
 use crate::controls::Extracted;
 use crate::error::ApiError;
@@ -32,8 +32,8 @@ use crate::state::AppState;
 /// Records a finished request. The model label is the model group that
 /// served it (or `unknown`), never the raw client string, so clients cannot
 /// blow up the metric's label cardinality.
-fn record_request(state: &AppState, route: &'static str, model: &str, status: StatusCode, started: Instant) {
-    let group = state.router.resolve(model).map(|(g, _, _)| g.to_owned()).unwrap_or_else(|| "unknown".to_owned());
+fn record_request(route: &'static str, meta: &RouteMeta, status: StatusCode, started: Instant) {
+    let group = if meta.resolved { meta.model_group.clone() } else { "unknown".to_owned() };
     metrics::counter!(
         "litellm_proxy_total_requests_metric",
         "route" => route,
@@ -61,7 +61,7 @@ where
 {
     let call_id = &extracted.ctx.call_id;
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
-    let response = match result {
+    let (response, meta) = match result {
         Ok(Routed { value, meta }) => match value.to_bytes() {
             Ok(body) => {
                 let mut resp = (StatusCode::OK, body).into_response();
@@ -71,19 +71,19 @@ where
                 if let Some(u) = value.usage() {
                     add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
                 }
-                resp
+                (resp, meta)
             }
             Err(error) => {
                 let headers = routing_headers(call_id, &meta, started.elapsed());
-                ApiError { error, headers }.into_response()
+                (ApiError { error, headers }.into_response(), meta)
             }
         },
         Err(failure) => {
             let headers = routing_headers(call_id, &failure.meta, started.elapsed());
-            ApiError { error: failure.error, headers }.into_response()
+            (ApiError { error: failure.error, headers }.into_response(), failure.meta)
         }
     };
-    record_request(state, route, model, response.status(), started);
+    record_request(route, &meta, response.status(), started);
     tracing::debug!(call_id = %call_id, model, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request done");
     response
 }
@@ -105,7 +105,7 @@ where
 {
     let call_id = &extracted.ctx.call_id;
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
-    let response = match result {
+    let (response, meta) = match result {
         Ok(Routed { value, meta }) => {
             let body: Body = sse::body(call_id, value, |_chunk: &Reply<T>| {});
             let mut resp = (StatusCode::OK, body).into_response();
@@ -114,14 +114,14 @@ where
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             h.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
             add_routing_headers(h, call_id, &meta, started.elapsed());
-            resp
+            (resp, meta)
         }
         Err(failure) => {
             let headers = routing_headers(call_id, &failure.meta, started.elapsed());
-            ApiError { error: failure.error, headers }.into_response()
+            (ApiError { error: failure.error, headers }.into_response(), failure.meta)
         }
     };
-    record_request(state, route, model, response.status(), started);
+    record_request(route, &meta, response.status(), started);
     response
 }
 
