@@ -1,6 +1,7 @@
 //! Upstream HTTP shared by every adapter: one pooled client, JSON calls with
 //! a deadline, upstream error mapping, and SSE decoding with an idle timeout.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use http_body_util::{BodyDataStream, BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,13 +21,17 @@ use tianji_core::{ErrorKind, GatewayError};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
-/// The pooled upstream HTTP client every adapter shares: hyper-util's
-/// keep-alive pool over rustls (HTTP/1.1 and HTTP/2 by ALPN), `TCP_NODELAY`,
-/// no global timeout (each attempt has its own deadline), no redirects and
-/// no retries of its own (the router owns retries).
-#[derive(Clone)]
+/// The upstream HTTP client every adapter shares: hyper-util's keep-alive
+/// pool over rustls (HTTP/1.1 and HTTP/2 by ALPN), `TCP_NODELAY`, no global
+/// timeout (each attempt has its own deadline), no redirects and no retries
+/// of its own (the router owns retries).
+///
+/// Each thread has its own pool, so with the per-core runtime a request and
+/// its upstream connection stay on one thread, and a worker that stops
+/// takes down only connections it owns.
+#[derive(Clone, Default)]
 pub struct HttpClient {
-    inner: Client<Connector, Full<Bytes>>,
+    _private: (),
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -35,7 +40,17 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+thread_local! {
+    static POOL: Client<Connector, Full<Bytes>> = new_pool();
+}
+
+/// TLS settings, built once per process (loading the system roots takes milliseconds).
 fn tls_config() -> rustls::ClientConfig {
+    static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    CONFIG.get_or_init(build_tls_config).clone()
+}
+
+fn build_tls_config() -> rustls::ClientConfig {
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
         Ok(b) => b,
@@ -56,8 +71,7 @@ fn tls_config() -> rustls::ClientConfig {
     builder.with_root_certificates(roots).with_no_client_auth()
 }
 
-/// Builds the shared upstream client.
-pub fn build_client() -> HttpClient {
+fn new_pool() -> Client<Connector, Full<Bytes>> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.enforce_http(false);
@@ -68,8 +82,18 @@ pub fn build_client() -> HttpClient {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    let inner = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).pool_idle_timeout(Duration::from_secs(90)).build(https);
-    HttpClient { inner }
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1024)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https)
+}
+
+/// The shared upstream client; loads the TLS roots now rather than on the first request.
+pub fn build_client() -> HttpClient {
+    let _ = tls_config();
+    HttpClient::default()
 }
 
 /// An upstream endpoint: a URI parsed once at start-up.
@@ -100,7 +124,8 @@ impl HttpClient {
             h.append(k, v.clone());
         }
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        self.inner.request(req).await.map_err(|e| transport_error(provider, &e))
+        let pool = POOL.with(Client::clone);
+        pool.request(req).await.map_err(|e| transport_error(provider, &e))
     }
 }
 
@@ -125,14 +150,14 @@ pub fn timeout_error(provider: &str, after: Duration) -> GatewayError {
 /// Parses `retry-after` (seconds or HTTP date is not supported) and `retry-after-ms`.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(tianji_core::types::duration_from_secs(ms / 1000.0));
     }
     headers
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .map(tianji_core::types::duration_from_secs)
 }
 
 /// Turns a non-2xx upstream answer into a gateway error that keeps its status

@@ -39,6 +39,8 @@ pub struct RouterSettings {
     pub stream_timeout: Option<Duration>,
     /// Failures per minute before a deployment cools down.
     pub allowed_fails: u32,
+    /// Whether `allowed_fails` was configured; if not, single-deployment groups never cool down (as in LiteLLM).
+    pub allowed_fails_set: bool,
     /// Cooldown length.
     pub cooldown: Duration,
     /// Never cool down.
@@ -65,8 +67,10 @@ pub const DEFAULT_NUM_RETRIES: u32 = 2;
 pub const DEFAULT_ALLOWED_FAILS: u32 = 3;
 /// Cooldown when `cooldown_time` is unset (LiteLLM's 5 s).
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
-/// Per-attempt timeout when nothing sets one (LiteLLM's 600 s).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Per-attempt timeout when nothing sets one (LiteLLM's `request_timeout` default, 6000 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6000);
+/// Most retries a request may ask for.
+pub const MAX_REQUEST_RETRIES: u32 = 10;
 /// Longest single backoff between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -75,13 +79,14 @@ impl RouterSettings {
     pub fn from_config(c: &Config) -> Self {
         let r = &c.router_settings;
         let l = &c.litellm_settings;
-        let secs = |s: f64| Duration::from_secs_f64(s.max(0.001));
+        let secs = |s: f64| tianji_core::types::duration_from_secs(s).max(Duration::from_millis(1));
         let merged = |a: &[FallbackRule], b: &[FallbackRule]| a.iter().chain(b.iter()).cloned().collect::<Vec<_>>();
         Self {
             num_retries: r.num_retries.or(l.num_retries).unwrap_or(DEFAULT_NUM_RETRIES),
             timeout: r.timeout.or(l.request_timeout).map(secs).unwrap_or(DEFAULT_TIMEOUT),
             stream_timeout: r.stream_timeout.map(secs),
             allowed_fails: r.allowed_fails.unwrap_or(DEFAULT_ALLOWED_FAILS),
+            allowed_fails_set: r.allowed_fails.is_some(),
             cooldown: r.cooldown_time.map(secs).unwrap_or(DEFAULT_COOLDOWN),
             disable_cooldowns: r.disable_cooldowns,
             retry_after: r.retry_after.map(secs).unwrap_or(Duration::ZERO),
@@ -119,6 +124,8 @@ pub struct Controls {
     pub mock_testing_rate_limit_error: bool,
     /// Make each attempt time out after its timeout.
     pub mock_timeout: bool,
+    /// The request carries its own `mock_response`: its failures are the client's, not the deployment's.
+    pub client_mock: bool,
     /// Whether the call is a stream (selects `stream_timeout`).
     pub stream: bool,
     /// Estimated prompt tokens, for pre-call context-window checks.
@@ -170,12 +177,20 @@ pub struct RouteMeta {
 }
 
 /// A routed call's result with its routing facts.
-#[derive(Debug)]
 pub struct Routed<T> {
     /// The result.
     pub value: T,
     /// How it was routed.
     pub meta: RouteMeta,
+    /// Counts the call as in flight on its deployment until dropped; keep it
+    /// alive for as long as a streamed answer is being relayed.
+    pub in_flight: Option<deployment::InFlight>,
+}
+
+impl<T> std::fmt::Debug for Routed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routed").field("meta", &self.meta).finish_non_exhaustive()
+    }
 }
 
 /// A routed call that failed, with its routing facts.
@@ -442,10 +457,12 @@ impl Router {
     }
 
     fn attempt_timeout(&self, d: &Deployment, controls: &Controls) -> Duration {
-        let secs = |s: f64| Duration::from_secs_f64(s.max(0.001));
-        if let Some(t) = controls.timeout {
-            return t;
-        }
+        controls.timeout.unwrap_or_else(|| self.deployment_timeout(d, controls))
+    }
+
+    /// The deployment's own per-attempt timeout (the request's override aside).
+    fn deployment_timeout(&self, d: &Deployment, controls: &Controls) -> Duration {
+        let secs = |s: f64| tianji_core::types::duration_from_secs(s).max(Duration::from_millis(1));
         if controls.stream {
             if let Some(t) = d.params.stream_timeout {
                 return secs(t);
@@ -490,7 +507,7 @@ impl Router {
             meta.model_group = group.to_owned();
             meta.resolved = true;
             match self.try_group(group, deployments, &send_model, &target, primary, controls, call_id, &mut meta, &mut op).await {
-                Ok(value) => return Ok(Routed { value, meta }),
+                Ok((value, in_flight)) => return Ok(Routed { value, meta, in_flight: Some(in_flight) }),
                 Err(e) => {
                     if primary {
                         let fallbacks = self.fallbacks_for(group, model, &e, controls);
@@ -519,12 +536,14 @@ impl Router {
         call_id: &str,
         meta: &mut RouteMeta,
         op: &mut F,
-    ) -> Result<T, GatewayError>
+    ) -> Result<(T, deployment::InFlight), GatewayError>
     where
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, GatewayError>>,
     {
-        let retries = controls.num_retries.unwrap_or(self.settings.num_retries);
+        // A deployment's `max_retries` sets the retries of its group; the request's own wins.
+        let group_retries = deployments.iter().filter_map(|d| d.params.max_retries).max();
+        let retries = controls.num_retries.or(group_retries).unwrap_or(self.settings.num_retries);
         meta.max_retries = retries;
         if primary && controls.mock_testing_fallbacks {
             return Err(GatewayError::new(
@@ -533,7 +552,8 @@ impl Router {
             ));
         }
         if primary && controls.mock_testing_rate_limit_error {
-            return Err(GatewayError::new(ErrorKind::RateLimited, format!("This is a mock rate limit error for model={group}.")));
+            return Err(GatewayError::new(ErrorKind::RateLimited, format!("This is a mock rate limit error for model={group}."))
+                .with_retry_after(Some(Duration::from_secs(1))));
         }
         let mut tried: Vec<usize> = Vec::new();
         let mut last: Option<GatewayError> = None;
@@ -559,8 +579,8 @@ impl Router {
                 Err(e) => return Err(GatewayError::bad_request(e, Some("model"))),
             };
             let started = Instant::now();
+            let in_flight = d.health.start();
             let result = {
-                let _in_flight = d.health.start();
                 if controls.mock_timeout {
                     tokio::time::sleep(timeout).await;
                     Err(tianji_providers::http::timeout_error(&d.provider_name, timeout))
@@ -582,12 +602,20 @@ impl Router {
                 Ok(v) => {
                     d.metrics.success.increment(1);
                     d.metrics.latency.record(elapsed.as_secs_f64());
-                    return Ok(v);
+                    return Ok((v, in_flight));
                 }
                 Err(e) => {
+                    drop(in_flight);
                     d.metrics.failure.increment(1);
                     tracing::warn!(call_id, model_group = group, deployment = %d.id, attempt, error = %e, "upstream attempt failed");
-                    if e.counts_as_deployment_failure() && !self.settings.disable_cooldowns {
+                    // Failures the client provoked (mock controls, a timeout shorter than the
+                    // deployment's own) say nothing about the deployment's health.
+                    let client_caused = controls.mock_timeout
+                        || controls.client_mock
+                        || (e.kind == ErrorKind::Timeout && controls.timeout.is_some_and(|t| t < self.deployment_timeout(&d, controls)));
+                    // As in LiteLLM, a group's only deployment cools down only when allowed_fails is configured.
+                    let may_cool = deployments.len() > 1 || self.settings.allowed_fails_set;
+                    if e.counts_as_deployment_failure() && !self.settings.disable_cooldowns && !client_caused && may_cool {
                         let now = now_ms();
                         let immediate = deployments.len() > 1
                             && matches!(
@@ -645,11 +673,12 @@ impl Router {
             0 => None,
             1 => Some(pool[0]),
             _ => {
+                let source = WeightSource::of(pool.iter().map(|&i| &deployments[i].params));
                 let candidates: Vec<Candidate<'_>> = pool
                     .iter()
                     .map(|&i| Candidate {
                         id: &deployments[i].id,
-                        weight: deployments[i].weight,
+                        weight: source.weight(&deployments[i].params),
                         in_flight: deployments[i].health.in_flight(),
                     })
                     .collect();
@@ -677,6 +706,39 @@ impl Router {
             format!("No deployments available for selected model, Try again in {wait_s} seconds. Passed model={group}. All deployments are cooling down after failures: cooldown_list={ids:?}"),
         )
         .with_retry_after(Some(Duration::from_secs(wait_s)))
+    }
+}
+
+/// Which parameter weighs deployments in `simple-shuffle`, decided for the whole
+/// group as LiteLLM does: `weight` if any deployment has one, else `rpm`, else
+/// `tpm`; a deployment without the chosen parameter weighs 0.
+enum WeightSource {
+    Weight,
+    Rpm,
+    Tpm,
+    Equal,
+}
+
+impl WeightSource {
+    fn of<'a>(params: impl Iterator<Item = &'a tianji_core::config::LitellmParams> + Clone) -> Self {
+        if params.clone().any(|p| p.weight.is_some()) {
+            WeightSource::Weight
+        } else if params.clone().any(|p| p.rpm.is_some()) {
+            WeightSource::Rpm
+        } else if params.clone().any(|p| p.tpm.is_some()) {
+            WeightSource::Tpm
+        } else {
+            WeightSource::Equal
+        }
+    }
+
+    fn weight(&self, p: &tianji_core::config::LitellmParams) -> f64 {
+        match self {
+            WeightSource::Weight => p.weight.unwrap_or(0.0),
+            WeightSource::Rpm => p.rpm.map(|r| r as f64).unwrap_or(0.0),
+            WeightSource::Tpm => p.tpm.map(|t| t as f64).unwrap_or(0.0),
+            WeightSource::Equal => 1.0,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::handlers::{chat, completions, embeddings, health, images, models, moderations, not_found};
+use crate::handlers::{chat, completions, embeddings, health, images, method_not_allowed, models, moderations, not_found};
 use crate::state::AppState;
 
 /// Builds the HTTP application.
@@ -35,6 +35,8 @@ pub fn app(state: AppState) -> Router {
         .route("/health/liveness", get(health::liveliness))
         .route("/health/readiness", get(health::readiness))
         .route("/metrics", get(health::metrics))
+        .route("/metrics/", get(health::metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }

@@ -63,6 +63,20 @@ fn as_secs(v: &Value) -> Option<f64> {
     }
 }
 
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn checked_retries(n: u64) -> Result<u32, GatewayError> {
+    if n > u64::from(tianji_router::MAX_REQUEST_RETRIES) {
+        return Err(GatewayError::bad_request(
+            format!("num_retries must be at most {} (got {n})", tianji_router::MAX_REQUEST_RETRIES),
+            Some("num_retries"),
+        ));
+    }
+    Ok(n as u32)
+}
+
 /// Removes the gateway-only fields from `extra` and turns them into controls.
 pub fn extract(
     extra: &mut Map<String, Value>,
@@ -90,9 +104,14 @@ pub fn extract(
     }
     if let Some(v) = taken.remove("num_retries").filter(|v| !v.is_null()) {
         let n = v.as_u64().ok_or_else(|| GatewayError::bad_request("num_retries must be a non-negative integer", Some("num_retries")))?;
-        controls.num_retries = Some(n as u32);
+        controls.num_retries = Some(checked_retries(n)?);
+    } else if let Some(n) = header(headers, "x-litellm-num-retries") {
+        let n = n.parse::<u64>().map_err(|_| GatewayError::bad_request("x-litellm-num-retries must be a non-negative integer", None))?;
+        controls.num_retries = Some(checked_retries(n)?);
     }
-    let header_timeout = headers.get("x-litellm-timeout").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok());
+    let header_timeout = header(headers, "x-litellm-timeout")
+        .or_else(|| if call_type == CallType::Completion { header(headers, "x-litellm-stream-timeout") } else { None })
+        .and_then(|s| s.parse::<f64>().ok());
     let body_timeout = taken.remove("timeout").or_else(|| taken.remove("request_timeout")).filter(|v| !v.is_null());
     let timeout = match body_timeout {
         Some(v) => Some(as_secs(&v).ok_or_else(|| GatewayError::bad_request("timeout must be a number of seconds", Some("timeout")))?),
@@ -102,18 +121,22 @@ pub fn extract(
         if !(t > 0.0 && t.is_finite()) {
             return Err(GatewayError::bad_request("timeout must be a positive number of seconds", Some("timeout")));
         }
-        controls.timeout = Some(Duration::from_secs_f64(t));
+        controls.timeout = Some(tianji_core::types::duration_from_secs(t).max(Duration::from_millis(1)));
         ctx.timeout = controls.timeout;
     }
     controls.mock_testing_fallbacks = as_bool(taken.remove("mock_testing_fallbacks"));
     controls.mock_testing_rate_limit_error = as_bool(taken.remove("mock_testing_rate_limit_error"));
     controls.mock_timeout = as_bool(taken.remove("mock_timeout"));
     let mock_response = taken.remove("mock_response").filter(|v| !v.is_null());
+    controls.client_mock = mock_response.is_some();
     if let Some(Value::Object(m)) = taken.remove("metadata") {
         ctx.metadata = m;
     }
     if let Some(Value::Array(tags)) = taken.remove("tags") {
         ctx.tags = tags.into_iter().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+    }
+    if let Some(tags) = header(headers, "x-litellm-tags") {
+        ctx.tags.extend(tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned));
     }
     if let Some(t) = ctx.metadata.get("tags").and_then(Value::as_array) {
         ctx.tags.extend(t.iter().filter_map(|t| t.as_str().map(str::to_owned)));

@@ -24,7 +24,9 @@ impl From<GatewayError> for ApiError {
 pub fn error_response(error: &GatewayError, mut headers: HeaderMap) -> Response {
     let body = serde_json::to_vec(&error.to_body()).unwrap_or_default();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(after) = error.retry_after {
+    let retry_after =
+        error.retry_after.or((error.status == http::StatusCode::TOO_MANY_REQUESTS).then_some(std::time::Duration::from_secs(1)));
+    if let Some(after) = retry_after {
         let secs = after.as_secs_f64().ceil().max(1.0) as u64;
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

@@ -21,6 +21,7 @@ const DURATION: HeaderName = HeaderName::from_static("x-litellm-response-duratio
 const OVERHEAD: HeaderName = HeaderName::from_static("x-litellm-overhead-duration-ms");
 const REGION: HeaderName = HeaderName::from_static("x-litellm-model-region");
 const COST: HeaderName = HeaderName::from_static("x-litellm-response-cost");
+const VERSION: HeaderName = HeaderName::from_static("x-litellm-version");
 
 fn put(h: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
@@ -38,14 +39,20 @@ pub fn add_routing_headers(h: &mut HeaderMap, call_id: &str, meta: &RouteMeta, t
     if let Some(base) = &meta.api_base {
         put(h, API_BASE, base);
     }
-    put(h, MODEL_GROUP, &meta.model_group);
+    // Only a configured group: an unknown model name is the client's string and may be anything.
+    if meta.resolved {
+        put(h, MODEL_GROUP, &meta.model_group);
+    }
     h.insert(RETRIES, HeaderValue::from(meta.attempted_retries));
     h.insert(FALLBACKS, HeaderValue::from(meta.attempted_fallbacks));
     h.insert(MAX_RETRIES, HeaderValue::from(meta.max_retries));
     put(h, TIMEOUT, &format_secs(meta.timeout));
     put(h, DURATION, &format_ms(total));
     put(h, OVERHEAD, &format_ms(total.saturating_sub(meta.upstream_time)));
-    h.insert(REGION, meta.region.as_deref().and_then(|r| HeaderValue::from_str(r).ok()).unwrap_or(HeaderValue::from_static("")));
+    if let Some(region) = meta.region.as_deref().filter(|r| !r.is_empty()) {
+        put(h, REGION, region);
+    }
+    h.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
 }
 
 /// The routing headers as a new map (error responses).
@@ -88,6 +95,7 @@ mod tests {
             model_id: Some("0123456789abcdef".into()),
             api_base: Some("https://my-resource.openai.azure.com/openai/deployments/x".into()),
             region: Some("eastus".into()),
+            resolved: true,
             ..Default::default()
         };
         let mut h = routing_headers("018f6a4e-0000-7000-8000-000000000000", &meta, Duration::from_micros(12_345));

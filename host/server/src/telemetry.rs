@@ -15,7 +15,9 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
+            // `_total` on counters, as LiteLLM's prometheus_client exports them.
             let builder = PrometheusBuilder::new()
+                .with_recommended_naming(true)
                 .set_buckets_for_metric(Matcher::Suffix("latency_metric".into()), LATENCY_BUCKETS)
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS));
             let recorder = match builder {
@@ -34,12 +36,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!("litellm_proxy_total_requests_metric", "Requests to the proxy, by route, model and status");
     metrics::describe_counter!("litellm_proxy_failed_requests_metric", "Requests that ended in an error, by status and class");
-    metrics::describe_histogram!(
-        "litellm_request_total_latency_metric",
-        metrics::Unit::Seconds,
-        "Time from request to response head, by route and model"
-    );
-    metrics::describe_histogram!("litellm_llm_api_latency_metric", metrics::Unit::Seconds, "Upstream latency per deployment");
+    // No unit on histograms: recommended naming would append `_seconds` and break LiteLLM's names.
+    metrics::describe_histogram!("litellm_request_total_latency_metric", "Seconds from request to response head, by route and model group");
+    metrics::describe_histogram!("litellm_llm_api_latency_metric", "Upstream latency per deployment, seconds");
     metrics::describe_counter!("litellm_deployment_success_responses", "Successful upstream attempts per deployment");
     metrics::describe_counter!("litellm_deployment_failure_responses", "Failed upstream attempts per deployment");
 }

@@ -117,7 +117,7 @@ async fn chat_passes_through_to_openai_format_upstreams() {
         "x-litellm-overhead-duration-ms",
         "x-litellm-max-retries",
         "x-litellm-timeout",
-        "x-litellm-model-region",
+        "x-litellm-version",
     ] {
         assert!(headers.contains_key(name), "missing {name}");
     }
@@ -125,6 +125,7 @@ async fn chat_passes_through_to_openai_format_upstreams() {
     assert!(size < 4096, "response headers take {size} bytes");
     assert_eq!(headers["x-litellm-model-group"], "gpt-4o");
     assert_eq!(headers["x-litellm-max-retries"], "0");
+    assert!(!headers.contains_key("x-litellm-model-region"), "no region configured, no header (as in LiteLLM)");
 
     let up = h.upstream();
     assert_eq!(up["path"], "/v1/chat/completions");

@@ -43,6 +43,19 @@ impl Usage {
     }
 }
 
+/// Longest duration any setting or header may ask for (a week); larger,
+/// infinite or NaN values are clamped here instead of panicking.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Seconds (from config, a header or an upstream) as a `Duration`, clamped to
+/// `[0, MAX_DURATION]`; NaN counts as 0.
+pub fn duration_from_secs(secs: f64) -> std::time::Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::try_from_secs_f64(secs).map(|d| d.min(MAX_DURATION)).unwrap_or(MAX_DURATION)
+}
+
 /// Unix time in seconds, for `created` fields.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()

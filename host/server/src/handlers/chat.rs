@@ -41,9 +41,8 @@ pub async fn chat_completions_for(
     headers: HeaderMap,
     JsonBody(mut req): JsonBody<ChatRequest>,
 ) -> Response {
-    if req.model.is_empty() {
-        req.model = model;
-    }
+    // As in LiteLLM, the deployment in the path names the model.
+    req.model = model;
     handle(state, headers, req).await
 }
 
@@ -126,7 +125,7 @@ fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequ
         r.messages.clone_from(m);
     }
     for p in &a.deployment.params.additional_drop_params {
-        r.extra.remove(p);
+        drop_param(&mut r, p);
     }
     if let Some(supported) = a.provider.supported_params() {
         let unsupported: Vec<String> = r.extra.keys().filter(|k| !supported.contains(&k.as_str())).cloned().collect();
@@ -150,6 +149,28 @@ fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequ
     Ok(r)
 }
 
+/// Most models one batch request (`model: "a,b"`) may name.
+const MAX_BATCH_MODELS: usize = 10;
+
+/// Removes one request parameter, typed or not.
+fn drop_param(r: &mut ChatRequest, name: &str) {
+    match name {
+        "temperature" => r.temperature = None,
+        "top_p" => r.top_p = None,
+        "max_tokens" => r.max_tokens = None,
+        "max_completion_tokens" => r.max_completion_tokens = None,
+        "n" => r.n = None,
+        "stop" => r.stop = None,
+        "tools" => r.tools = None,
+        "tool_choice" => r.tool_choice = None,
+        "user" => r.user = None,
+        "stream_options" => r.stream_options = None,
+        other => {
+            r.extra.remove(other);
+        }
+    }
+}
+
 /// `model: "a,b"`: one completion per model, answered as a JSON list (LiteLLM's batch completions).
 async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started: Instant) -> Response {
     if req.stream {
@@ -157,6 +178,14 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
             .into_response();
     }
     let models: Vec<String> = req.model.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
+    if models.len() > MAX_BATCH_MODELS {
+        return ApiError::from(GatewayError::bad_request(
+            format!("at most {MAX_BATCH_MODELS} comma-separated models per request (got {})", models.len()),
+            Some("model"),
+        ))
+        .into_response();
+    }
+    let drop_params = state.router.settings().drop_params;
     let calls = models.iter().map(|model| {
         let mut r = req.clone();
         r.model.clone_from(model);
@@ -169,7 +198,7 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
             let r = Arc::new(r);
             let mock = ex.mock_response.clone();
             let resp = run_json(&state, "/chat/completions", &model, &ex, started, |a: Attempt| {
-                let prepared = prepare(&r, &a, false);
+                let prepared = prepare(&r, &a, drop_params);
                 let mock = mock.clone();
                 async move { attempt(a, prepared?, mock).await }
             })

@@ -62,7 +62,7 @@ where
     let call_id = &extracted.ctx.call_id;
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let (response, meta) = match result {
-        Ok(Routed { value, meta }) => match value.to_bytes() {
+        Ok(Routed { value, meta, .. }) => match value.to_bytes() {
             Ok(body) => {
                 let mut resp = (StatusCode::OK, body).into_response();
                 let h = resp.headers_mut();
@@ -106,8 +106,11 @@ where
     let call_id = &extracted.ctx.call_id;
     let result = state.router.execute(model, &extracted.controls, call_id, op).await;
     let (response, meta) = match result {
-        Ok(Routed { value, meta }) => {
-            let body: Body = sse::body(call_id, value, |_chunk: &Reply<T>| {});
+        Ok(Routed { value, meta, in_flight }) => {
+            // The deployment counts the stream as in flight until the body is done or dropped.
+            let body: Body = sse::body(call_id, value, move |_chunk: &Reply<T>| {
+                let _ = &in_flight;
+            });
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -131,6 +134,13 @@ pub fn require_model(model: &str) -> Result<(), GatewayError> {
         return Err(GatewayError::bad_request("model is required: pass the model group to call (see /v1/models)", Some("model")));
     }
     Ok(())
+}
+
+/// A known route called with the wrong method answers 405 in OpenAI's shape.
+pub async fn method_not_allowed(method: http::Method, uri: http::Uri) -> ApiError {
+    GatewayError::bad_request(format!("Method {method} is not allowed on {}", uri.path()), None)
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .into()
 }
 
 /// Unknown routes answer in OpenAI's shape.
