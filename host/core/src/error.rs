@@ -181,6 +181,25 @@ impl GatewayError {
             )
     }
 
+    /// LiteLLM's exception class for this error, which LiteLLM puts at the
+    /// start of its messages (`litellm.RateLimitError: ...`) and clients match on.
+    pub fn litellm_class(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::BadRequest | ErrorKind::PayloadTooLarge => "BadRequestError",
+            ErrorKind::Authentication => "AuthenticationError",
+            ErrorKind::PermissionDenied => "PermissionDeniedError",
+            ErrorKind::NotFound => "NotFoundError",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::ContextWindowExceeded => "ContextWindowExceededError",
+            ErrorKind::ContentPolicy => "ContentPolicyViolationError",
+            ErrorKind::RateLimited | ErrorKind::NoDeploymentsAvailable => "RateLimitError",
+            ErrorKind::UpstreamServer if self.status == StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailableError",
+            ErrorKind::UpstreamServer | ErrorKind::Internal => "InternalServerError",
+            ErrorKind::UpstreamConnection => "APIConnectionError",
+            ErrorKind::NotSupported => "UnsupportedParamsError",
+        }
+    }
+
     /// OpenAI's error `type` for this kind.
     pub fn openai_type(&self) -> &'static str {
         match self.kind {
@@ -247,13 +266,33 @@ impl GatewayError {
             s if s >= 500 => ErrorKind::UpstreamServer,
             _ => ErrorKind::BadRequest,
         };
-        let mut e = Self::new(kind, format!("{provider} error: {message}"));
-        e.origin = ErrorSource::Upstream;
+        let mut e = Self::new(kind, String::new());
         e.status = status;
+        e.message = format!(
+            "litellm.{class}: {class}: {exception} - {message}",
+            class = e.litellm_class(),
+            exception = provider_exception(provider)
+        );
+        e.origin = ErrorSource::Upstream;
         e.code = code;
         e.retry_after = retry_after;
         e.provider = Some(provider.to_owned());
         e
+    }
+}
+
+/// LiteLLM's name for a provider's exceptions (`OpenAIException`, `AzureException`, `GroqException`).
+fn provider_exception(provider: &str) -> String {
+    match provider {
+        "openai" | "text-completion-openai" | "openai_like" | "mock" => "OpenAIException".to_owned(),
+        "azure" => "AzureException".to_owned(),
+        other => {
+            let mut c = other.chars();
+            match c.next() {
+                Some(f) => format!("{}{}Exception", f.to_uppercase(), c.as_str()),
+                None => "Exception".to_owned(),
+            }
+        }
     }
 }
 
@@ -291,6 +330,11 @@ mod tests {
             None,
         );
         assert_eq!(e.kind, ErrorKind::ContextWindowExceeded);
+        assert!(
+            e.message.starts_with("litellm.ContextWindowExceededError: ContextWindowExceededError: OpenAIException - "),
+            "{}",
+            e.message
+        );
         assert!(!e.is_retryable());
         let e = GatewayError::from_upstream_status("openai", StatusCode::TOO_MANY_REQUESTS, "slow down".into(), None, None);
         assert!(e.is_retryable());

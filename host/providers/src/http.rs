@@ -131,7 +131,7 @@ impl HttpClient {
 
 /// Maps a transport failure (connect, reset) to a gateway error.
 pub fn transport_error(provider: &str, err: &(dyn std::error::Error + 'static)) -> GatewayError {
-    let mut msg = format!("{provider} connection error: {err}");
+    let mut msg = format!("litellm.APIConnectionError: {provider} connection error: {err}");
     let mut source = err.source();
     while let Some(s) = source {
         msg.push_str(": ");
@@ -143,8 +143,11 @@ pub fn transport_error(provider: &str, err: &(dyn std::error::Error + 'static)) 
 
 /// The error for an attempt that ran past its deadline.
 pub fn timeout_error(provider: &str, after: Duration) -> GatewayError {
-    GatewayError::new(ErrorKind::Timeout, format!("Request timed out: {provider} did not answer within {:.3}s", after.as_secs_f64()))
-        .with_provider(provider)
+    GatewayError::new(
+        ErrorKind::Timeout,
+        format!("litellm.Timeout: Request timed out: {provider} did not answer within {:.3}s", after.as_secs_f64()),
+    )
+    .with_provider(provider)
 }
 
 /// Parses `retry-after` (seconds or HTTP date is not supported) and `retry-after-ms`.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::{Map, Value};
-use tianji_core::traits::{CallOptions, ChunkStream, Provider};
+use tianji_core::traits::{CallOptions, ChunkStream, Provider, ValueStream};
 use tianji_core::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, CompletionRequest, CompletionResponse, Delta, EmbeddingRequest,
     EmbeddingResponse, Message, Reply, Usage, estimate_tokens, unix_now,
@@ -157,6 +157,18 @@ impl Provider for MockProvider {
             extra: Map::new(),
         }
         .into())
+    }
+
+    async fn completion_stream(&self, req: CompletionRequest, opts: &CallOptions) -> Result<ValueStream, GatewayError> {
+        let full = self.completion(req, opts).await?.into_parsed()?;
+        let text = full.choices.first().and_then(|c| c.get("text")).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let event = |text: &str, finish: Value| {
+            serde_json::json!({"id": full.id, "object": "text_completion", "created": full.created, "model": full.model,
+                "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}]})
+        };
+        let mut events: Vec<Value> = text.split_inclusive(' ').map(|w| event(w, Value::Null)).collect();
+        events.push(event("", Value::String("stop".into())));
+        Ok(futures::stream::iter(events.into_iter().map(|v| Ok(Reply::Parsed(v)))).boxed())
     }
 
     async fn embedding(&self, req: EmbeddingRequest, _opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {

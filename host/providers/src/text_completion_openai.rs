@@ -36,6 +36,27 @@ pub struct TextCompletionOpenAi {
     inner: Arc<dyn Provider>,
 }
 
+/// Body fields of OpenAI's `/completions` (besides model and prompt); chat-only
+/// ones (`tools`, `response_format`, ...) are refused, or dropped with `drop_params`.
+const COMPLETION_PARAMS: &[&str] = &[
+    "best_of",
+    "echo",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "max_tokens",
+    "n",
+    "presence_penalty",
+    "seed",
+    "stop",
+    "stream",
+    "stream_options",
+    "suffix",
+    "temperature",
+    "top_p",
+    "user",
+];
+
 /// Joins message texts into one prompt.
 fn prompt_of(req: &ChatRequest) -> String {
     req.messages.iter().map(Message::text_content).collect::<Vec<_>>().join("\n")
@@ -75,6 +96,10 @@ impl Provider for TextCompletionOpenAi {
 
     fn api_base(&self) -> Option<&str> {
         self.inner.api_base()
+    }
+
+    fn supported_params(&self) -> Option<&'static [&'static str]> {
+        Some(COMPLETION_PARAMS)
     }
 
     async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<Reply<ChatResponse>, GatewayError> {

@@ -170,3 +170,43 @@ fn request_fallback_shapes() {
     assert!(f[1].messages.is_some());
     assert!(parse_request_fallbacks(&serde_json::json!("a"), "req").is_err());
 }
+
+#[tokio::test]
+async fn client_provoked_failures_do_not_cool_deployments_down() {
+    let (r, _) = router(BASE);
+    let c = Controls {
+        mock_timeout: true,
+        timeout: Some(Duration::from_millis(5)),
+        num_retries: Some(0),
+        fallbacks: Some(vec![]),
+        ..Default::default()
+    };
+    for _ in 0..5 {
+        let e = call(&r, "mixed", &c).await.expect_err("mock timeout");
+        assert_eq!(e.error.kind, ErrorKind::Timeout);
+    }
+    let group = r.group("mixed").expect("group");
+    assert!(group.iter().all(|d| !d.health.cooling(now_ms())), "a client's mock_timeout must not take deployments out");
+}
+
+#[tokio::test]
+async fn single_deployment_groups_cool_only_with_allowed_fails_set() {
+    let yaml = "model_list:\n  - model_name: solo\n    litellm_params: {model: openai/x, mock_response: litellm.InternalServerError}\nrouter_settings: {num_retries: 0}\n";
+    let (r, _) = router(yaml);
+    let c = Controls { fallbacks: Some(vec![]), ..Default::default() };
+    for _ in 0..10 {
+        let e = call(&r, "solo", &c).await.expect_err("fails");
+        assert_eq!(e.error.kind, ErrorKind::UpstreamServer, "never 'No deployments available' without allowed_fails");
+    }
+}
+
+#[test]
+fn weights_are_chosen_per_group_like_litellm() {
+    let yaml = "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, mock_response: a, weight: 1}\n    model_info: {id: a}\n  - model_name: g\n    litellm_params: {model: openai/b, mock_response: b, rpm: 1000}\n    model_info: {id: b}\n";
+    let (r, _) = router(yaml);
+    let deployments = r.group("g").expect("group");
+    for _ in 0..200 {
+        let i = r.pick(deployments, &[], now_ms(), &Controls::default()).expect("pick");
+        assert_eq!(deployments[i].id, "a", "with any `weight` set, a deployment without one weighs 0");
+    }
+}

@@ -41,10 +41,23 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayError> {
         return Err(GatewayError::bad_request("Request body is empty; expected a JSON object", None));
     }
     serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            return GatewayError::bad_request(format!("Malformed JSON in request body: {e}"), None);
+        }
+        // Decode again, tracking the path, only on this error path (it costs time).
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let path = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(pe) => Some(pe.path().to_string()).filter(|p| p != "."),
+            Ok(_) => None,
+        };
         let msg = e.to_string();
-        let param = field_of(&msg);
-        let what = if e.is_syntax() || e.is_eof() { "Malformed JSON in request body" } else { "Invalid request body" };
-        GatewayError::bad_request(format!("{what}: {msg}"), param.as_deref())
+        let param = match (path, field_of(&msg)) {
+            // A missing field is reported at its parent's path; name the field itself.
+            (Some(p), Some(f)) if msg.starts_with("missing field") => Some(format!("{p}.{f}")),
+            (Some(p), _) => Some(p),
+            (None, f) => f,
+        };
+        GatewayError::bad_request(format!("Invalid request body: {msg}"), param.as_deref())
     })
 }
 
@@ -68,5 +81,12 @@ mod tests {
         assert_eq!(e.status.as_u16(), 400);
         let e = decode::<ChatRequest>(br#"{"model":"m", "messages": [}"#).expect_err("error");
         assert!(e.message.starts_with("Malformed JSON"), "{}", e.message);
+        let e = decode::<ChatRequest>(br#"{"model":"m","messages":"hi"}"#).expect_err("error");
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        let e =
+            decode::<ChatRequest>(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).expect_err("error");
+        assert_eq!(e.param.as_deref(), Some("temperature"));
+        let e = decode::<ChatRequest>(br#"{"model":"m","messages":[{"content":"x"}]}"#).expect_err("error");
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
     }
 }

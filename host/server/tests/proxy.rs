@@ -79,6 +79,8 @@ model_list:
     litellm_params: {{model: openai/text-embedding-3-small, api_base: "{base}", api_key: k}}
   - model_name: instruct
     litellm_params: {{model: text-completion-openai/gpt-3.5-turbo-instruct, api_base: "{base}", api_key: k}}
+  - model_name: o1-like
+    litellm_params: {{model: openai/o1-mini, api_base: "{base}", api_key: k, additional_drop_params: ["temperature", "logit_bias"]}}
   - model_name: "groq/*"
     litellm_params: {{model: "groq/*", api_base: "{base}", api_key: k}}
 router_settings:
@@ -431,4 +433,49 @@ async fn providers_not_supported_yet_start_and_answer_501() {
     let v: Value = c.get(format!("{base}/model_group/info")).send().await.expect("send").json().await.expect("json");
     let groups: Vec<&str> = v["data"].as_array().map(|d| d.iter().filter_map(|g| g["model_group"].as_str()).collect()).unwrap_or_default();
     assert!(groups.contains(&"anthropic/claude-sonnet-4-20250514"), "anthropic/* expands to known models: {groups:?}");
+}
+
+#[tokio::test]
+async fn parameter_policies_and_request_limits() {
+    let h = Harness::start(|base, _| openai(base, "")).await;
+    let mut b = chat("o1-like");
+    b["temperature"] = json!(0.5);
+    b["logit_bias"] = json!({"1": 1});
+    b["seed"] = json!(3);
+    assert_eq!(h.post("/v1/chat/completions", b).await.status(), 200);
+    let up = h.upstream();
+    assert!(
+        up["body"].get("temperature").is_none() && up["body"].get("logit_bias").is_none(),
+        "additional_drop_params drops typed and untyped fields"
+    );
+    assert_eq!(up["body"]["seed"], 3);
+
+    let mut b = chat("instruct");
+    b["response_format"] = json!({"type": "json_object"});
+    let resp = h.post("/v1/chat/completions", b).await;
+    assert_eq!(resp.status(), 400, "a chat-only parameter on a /completions model is refused without drop_params");
+    assert!(resp.json::<Value>().await.expect("json")["error"]["message"].as_str().unwrap_or("").contains("does not support parameters"));
+
+    let mut b = chat("gpt-4o");
+    b["num_retries"] = json!(1000);
+    assert_eq!(h.post("/v1/chat/completions", b).await.status(), 400);
+    let many = ["gpt-4o"; 11].join(",");
+    assert_eq!(h.post("/v1/chat/completions", chat(&many)).await.status(), 400);
+
+    let resp = h.post("/v1/embeddings", json!({"model": "embed", "input": "x", "mock_response": "m"})).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        h.mock.stats.requests.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "only the first call above reached the upstream; the mock_response embedding did not"
+    );
+
+    let resp = h.get("/v1/chat/completions").await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "405");
+
+    let long = "m".repeat(10_000);
+    let resp = h.post("/v1/chat/completions", chat(&long)).await;
+    assert_eq!(resp.status(), 400);
+    assert!(!resp.headers().contains_key("x-litellm-model-group"), "unknown model names are not echoed into headers");
 }

@@ -10,7 +10,7 @@ use tianji_core::CallType;
 use tianji_core::types::CompletionRequest;
 use tianji_router::Attempt;
 
-use super::{require_model, run_json, run_stream};
+use super::{require_model, run_json, run_stream, with_mock};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::controls::extract;
@@ -56,19 +56,22 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: CompletionRequest)
     };
     extracted.controls.stream = req.stream;
     let model = req.model.clone();
+    let mock = extracted.mock_response.clone();
     let req = Arc::new(req);
     if req.stream {
         run_stream(&state, "/completions", &model, &extracted, started, |a: Attempt| {
             let mut r = (*req).clone();
             r.model.clone_from(&a.model);
-            async move { a.provider.completion_stream(r, &a.opts).await }
+            let provider = with_mock(&a, &mock);
+            async move { provider.completion_stream(r, &a.opts).await }
         })
         .await
     } else {
         run_json(&state, "/completions", &model, &extracted, started, |a: Attempt| {
             let mut r = (*req).clone();
             r.model.clone_from(&a.model);
-            async move { a.provider.completion(r, &a.opts).await }
+            let provider = with_mock(&a, &mock);
+            async move { provider.completion(r, &a.opts).await }
         })
         .await
     }

@@ -10,7 +10,7 @@ use tianji_core::types::EmbeddingRequest;
 use tianji_core::{CallType, GatewayError};
 use tianji_router::Attempt;
 
-use super::{require_model, run_json};
+use super::{require_model, run_json, with_mock};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::controls::extract;
@@ -61,11 +61,13 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: EmbeddingRequest) 
         Err(e) => return ApiError::from(e).into_response(),
     };
     let model = req.model.clone();
+    let mock = extracted.mock_response.clone();
     let req = Arc::new(req);
     run_json(&state, "/embeddings", &model, &extracted, started, |a: Attempt| {
         let mut r = (*req).clone();
         r.model.clone_from(&a.model);
-        async move { a.provider.embedding(r, &a.opts).await }
+        let provider = with_mock(&a, &mock);
+        async move { provider.embedding(r, &a.opts).await }
     })
     .await
 }

@@ -22,6 +22,9 @@ pub async fn readiness(State(state): State<AppState>) -> Json<serde_json::Value>
         "litellm_version": env!("CARGO_PKG_VERSION"),
         "tianji_version": env!("CARGO_PKG_VERSION"),
         "success_callbacks": [],
+        "use_aiohttp_transport": false,
+        "log_level": std::env::var("LITELLM_LOG").unwrap_or_else(|_| "INFO".to_owned()),
+        "is_detailed_debug": std::env::var("LITELLM_LOG").is_ok_and(|l| l.eq_ignore_ascii_case("debug")),
         "model_groups": state.router.group_names().len(),
         "uptime_seconds": state.started.elapsed().as_secs(),
     }))

@@ -22,6 +22,7 @@ use serde::Serialize;
 use tianji_core::GatewayError;
 use tianji_core::types::{HasUsage, Reply};
 use tianji_router::{Attempt, RouteMeta, Routed};
+use tracing::Instrument;
 
 use crate::controls::Extracted;
 use crate::error::ApiError;
@@ -60,7 +61,8 @@ where
     Fut: Future<Output = Result<Reply<T>, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    let result = state.router.execute(model, &extracted.controls, call_id, op).await;
+    let span = tracing::info_span!("request", call_id = %call_id, route);
+    let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
         Ok(Routed { value, meta, .. }) => match value.to_bytes() {
             Ok(body) => {
@@ -104,7 +106,8 @@ where
     Fut: Future<Output = Result<S, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    let result = state.router.execute(model, &extracted.controls, call_id, op).await;
+    let span = tracing::info_span!("request", call_id = %call_id, route);
+    let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
         Ok(Routed { value, meta, in_flight }) => {
             // The deployment counts the stream as in flight until the body is done or dropped.
@@ -126,6 +129,15 @@ where
     };
     record_request(route, &meta, response.status(), started);
     response
+}
+
+/// The provider for an attempt: the deployment's, or a mock answering the
+/// request's own `mock_response`.
+pub fn with_mock(a: &Attempt, mock: &Option<serde_json::Value>) -> std::sync::Arc<dyn tianji_core::traits::Provider> {
+    match mock {
+        Some(m) => tianji_providers::mock::MockProvider::new(a.provider.provider_name(), &a.model, m.clone()),
+        None => a.provider.clone(),
+    }
 }
 
 /// Requires a non-empty model name.
