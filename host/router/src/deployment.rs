@@ -131,8 +131,6 @@ pub struct Deployment {
     pub params: LitellmParams,
     /// Model info as configured.
     pub info: ModelInfo,
-    /// Routing weight.
-    pub weight: f64,
     /// Health and in-flight count.
     pub health: Arc<Health>,
     /// Metric handles.
@@ -186,9 +184,8 @@ impl Deployment {
                 &numbers,
             ])
         });
-        let weight = params.weight.or(params.rpm.map(|r| r as f64)).or(params.tpm.map(|t| t as f64)).unwrap_or(1.0);
         let metrics = DeploymentMetrics::register(&model_name, &id, &provider_name, &params.model);
-        Self { id, model_name, provider_name, params, info, weight, health: Arc::new(Health::default()), metrics, target }
+        Self { id, model_name, provider_name, params, info, health: Arc::new(Health::default()), metrics, target }
     }
 
     /// Gives the deployment another id (to keep ids unique when two entries are identical).
