@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use metrics::{Counter, Histogram};
+use metrics::{Counter, Gauge, Histogram};
 use tianji_core::config::{Env, LitellmParams, ModelInfo};
 use tianji_core::traits::Provider;
 use tianji_providers::http::HttpClient;
@@ -75,7 +75,9 @@ impl Drop for InFlight {
     }
 }
 
-/// Per-deployment metric handles, registered once at start-up.
+/// Per-deployment metric handles, registered once at start-up, with
+/// LiteLLM's names and labels (`requested_model`, `litellm_model_name`,
+/// `model_id`, `api_base`, `api_provider`).
 pub struct DeploymentMetrics {
     /// Successful attempts.
     pub success: Counter,
@@ -83,21 +85,35 @@ pub struct DeploymentMetrics {
     pub failure: Counter,
     /// Upstream latency of successful attempts, seconds.
     pub latency: Histogram,
+    /// `litellm_deployment_state`: 0 healthy, 1 partial outage (last attempt failed), 2 complete outage (cooling down).
+    pub state: Gauge,
+    labels: Vec<(&'static str, String)>,
 }
 
 impl DeploymentMetrics {
-    fn register(model_group: &str, id: &str, provider: &str, model: &str) -> Self {
-        let labels = [
-            ("model_group", model_group.to_owned()),
-            ("model_id", id.to_owned()),
-            ("api_provider", provider.to_owned()),
+    fn register(model_group: &str, id: &str, provider: &str, model: &str, api_base: &str) -> Self {
+        let labels = vec![
+            ("requested_model", model_group.to_owned()),
             ("litellm_model_name", model.to_owned()),
+            ("model_id", id.to_owned()),
+            ("api_base", api_base.to_owned()),
+            ("api_provider", provider.to_owned()),
         ];
         Self {
             success: metrics::counter!("litellm_deployment_success_responses", &labels),
             failure: metrics::counter!("litellm_deployment_failure_responses", &labels),
             latency: metrics::histogram!("litellm_llm_api_latency_metric", &labels),
+            state: metrics::gauge!("litellm_deployment_state", &labels),
+            labels,
         }
+    }
+
+    /// Counts a cooldown (`litellm_deployment_cooled_down`, with the status that caused it).
+    pub fn cooled_down(&self, exception_status: &str) {
+        let mut labels = self.labels.clone();
+        labels.push(("exception_status", exception_status.to_owned()));
+        metrics::counter!("litellm_deployment_cooled_down", &labels).increment(1);
+        self.state.set(2.0);
     }
 }
 
@@ -184,13 +200,20 @@ impl Deployment {
                 &numbers,
             ])
         });
-        let metrics = DeploymentMetrics::register(&model_name, &id, &provider_name, &params.model);
+        let api_base = match &target {
+            Target::Fixed(p) => p.api_base().map(str::to_owned),
+            Target::Wildcard(_) => None,
+        }
+        .or_else(|| params.api_base.clone())
+        .unwrap_or_default();
+        let metrics = DeploymentMetrics::register(&model_name, &id, &provider_name, &params.model, &api_base);
         Self { id, model_name, provider_name, params, info, health: Arc::new(Health::default()), metrics, target }
     }
 
     /// Gives the deployment another id (to keep ids unique when two entries are identical).
     pub fn with_id(mut self, id: String) -> Self {
-        self.metrics = DeploymentMetrics::register(&self.model_name, &id, &self.provider_name, &self.params.model);
+        let api_base = self.api_base().unwrap_or_default().to_owned();
+        self.metrics = DeploymentMetrics::register(&self.model_name, &id, &self.provider_name, &self.params.model, &api_base);
         self.id = id;
         self
     }

@@ -601,12 +601,14 @@ impl Router {
             match result {
                 Ok(v) => {
                     d.metrics.success.increment(1);
+                    d.metrics.state.set(0.0);
                     d.metrics.latency.record(elapsed.as_secs_f64());
                     return Ok((v, in_flight));
                 }
                 Err(e) => {
                     drop(in_flight);
                     d.metrics.failure.increment(1);
+                    d.metrics.state.set(1.0);
                     tracing::warn!(call_id, model_group = group, deployment = %d.id, attempt, error = %e, "upstream attempt failed");
                     // Failures the client provoked (mock controls, a timeout shorter than the
                     // deployment's own) say nothing about the deployment's health.
@@ -630,6 +632,7 @@ impl Router {
                                 .unwrap_or(self.settings.cooldown);
                             tracing::warn!(call_id, deployment = %d.id, cooldown_s = cooldown.as_secs_f64(), "deployment cooling down");
                             d.health.cool_down(now, cooldown);
+                            d.metrics.cooled_down(e.status.as_str());
                         }
                     }
                     let retryable = e.is_retryable();

@@ -41,6 +41,8 @@ fn describe() {
     metrics::describe_histogram!("litellm_llm_api_latency_metric", "Upstream latency per deployment, seconds");
     metrics::describe_counter!("litellm_deployment_success_responses", "Successful upstream attempts per deployment");
     metrics::describe_counter!("litellm_deployment_failure_responses", "Failed upstream attempts per deployment");
+    metrics::describe_gauge!("litellm_deployment_state", "0 healthy, 1 partial outage, 2 complete outage (cooling down)");
+    metrics::describe_counter!("litellm_deployment_cooled_down", "Times a deployment was put in cooldown, by the status that caused it");
 }
 
 /// Sets up logging. `LITELLM_LOG=DEBUG` is honoured like `RUST_LOG=debug`.

@@ -87,6 +87,7 @@ router_settings:
   num_retries: 1
   retry_after: 0
   fallbacks: [{{"broken": ["gpt-4o"]}}]
+  model_group_alias: {{"gpt-4": "gpt-4o"}}
 general_settings:
   master_key: sk-test
 {extra}
@@ -382,6 +383,20 @@ async fn model_introspection() {
     let v: Value = h.get("/model_group/info").await.json().await.expect("json");
     let groups: Vec<&str> = v["data"].as_array().map(|d| d.iter().filter_map(|g| g["model_group"].as_str()).collect()).unwrap_or_default();
     assert!(groups.contains(&"groq/llama-3.3-70b-versatile"), "wildcards expand to known models: {groups:?}");
+    assert!(groups.contains(&"gpt-4"), "visible aliases have rows: {groups:?}");
+
+    assert_eq!(h.post("/v1/chat/completions", chat("gpt-4o")).await.status(), 200);
+    let text = h.client.get(format!("{}/metrics/", h.base)).send().await.expect("metrics").text().await.expect("text");
+    for name in [
+        "litellm_proxy_total_requests_metric_total{",
+        "litellm_request_total_latency_metric_bucket{",
+        "litellm_deployment_success_responses_total{",
+        "litellm_llm_api_latency_metric_bucket{",
+        "litellm_deployment_state{",
+    ] {
+        assert!(text.contains(name), "missing {name} in /metrics");
+    }
+    assert!(text.contains("requested_model=\"gpt-4o\"") && text.contains("api_base=\""), "LiteLLM's label names");
 }
 
 #[tokio::test]

@@ -167,7 +167,7 @@ pub struct GroupQuery {
     model_group: Option<String>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct GroupAgg {
     providers: Vec<String>,
     max_input_tokens: Option<u64>,
@@ -239,6 +239,16 @@ pub async fn model_group_info(State(state): State<AppState>, _caller: Caller, Qu
                 let agg = &mut groups.entry(i).or_insert_with(|| (public.clone(), GroupAgg::default())).1;
                 agg.add(d, &info_json(d, Some(entry)));
             }
+        }
+    }
+    // Visible aliases answer like the group they point to.
+    let mut aliases: Vec<(&String, &tianji_core::config::AliasTarget)> = r.aliases().iter().filter(|(_, a)| !a.hidden).collect();
+    aliases.sort_by_key(|(name, _)| name.as_str());
+    for (alias, target) in aliases {
+        let agg = groups.values().find(|(name, _)| *name == target.model).map(|(_, agg)| agg.clone());
+        if let Some(agg) = agg {
+            let i = slot(alias);
+            groups.entry(i).or_insert_with(|| (alias.clone(), agg));
         }
     }
     let data: Vec<Value> =
