@@ -216,26 +216,12 @@ impl Router {
     /// Builds every deployment of the config, recording problems with their paths.
     pub fn build(config: &Config, registry: Arc<ProviderRegistry>, client: HttpClient, problems: &mut Problems) -> Router {
         let settings = RouterSettings::from_config(config);
-        let strategy = match strategy::by_name(config.router_settings.routing_strategy.as_deref()) {
-            Ok(s) => {
-                if let Some(name) = config.router_settings.routing_strategy.as_deref()
-                    && strategy::NOT_YET_SUPPORTED.contains(&name)
-                {
-                    problems.ignore(format!("router_settings.routing_strategy ({name} is not supported yet; using simple-shuffle)"));
-                }
-                s
-            }
-            Err(e) => {
-                problems.error("router_settings.routing_strategy", e);
-                Arc::new(strategy::SimpleShuffle)
-            }
-        };
         let mut router = Router {
             groups: HashMap::new(),
             group_order: Vec::new(),
             wildcards: Vec::new(),
             aliases: config.router_settings.model_group_alias.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            strategy,
+            strategy: Arc::new(strategy::SimpleShuffle),
             settings,
         };
         let mut seen_ids = std::collections::HashSet::new();
@@ -308,6 +294,25 @@ impl Router {
             seen_ids.insert(deployment.id.clone());
             router.add(Arc::new(deployment));
         }
+        // Built last: strategies that learn per deployment need the final ids.
+        router.strategy = match strategy::by_name(
+            config.router_settings.routing_strategy.as_deref(),
+            &config.router_settings.routing_strategy_args,
+            router.deployments().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        ) {
+            Ok(s) => {
+                if let Some(name) = config.router_settings.routing_strategy.as_deref()
+                    && strategy::NOT_YET_SUPPORTED.contains(&name)
+                {
+                    problems.ignore(format!("router_settings.routing_strategy ({name} is not supported yet; using simple-shuffle)"));
+                }
+                s
+            }
+            Err(e) => {
+                problems.error("router_settings.routing_strategy", e);
+                Arc::new(strategy::SimpleShuffle)
+            }
+        };
         // Longest literal prefix first, so `anthropic/*` wins over `*`.
         router.wildcards.sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.replace('*', "").len()));
         router.check_references(config, problems);

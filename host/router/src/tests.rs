@@ -210,3 +210,18 @@ fn weights_are_chosen_per_group_like_litellm() {
         assert_eq!(deployments[i].id, "a", "with any `weight` set, a deployment without one weighs 0");
     }
 }
+
+#[test]
+fn latency_based_routing_is_configured_from_strategy_args() {
+    let yaml = "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, mock_response: a}\nrouter_settings:\n  routing_strategy: latency-based-routing\n  routing_strategy_args: {lowest_latency_buffer: 0.2}\n";
+    let (r, p) = router(yaml);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(p.ignored.is_empty(), "{:?}", p.ignored);
+    assert_eq!(r.strategy.name(), "latency-based-routing");
+    let (_, p) = router(&yaml.replace("0.2", "-3"));
+    assert!(
+        p.errors.iter().any(|e| e.path == "router_settings.routing_strategy" && e.message.contains("lowest_latency_buffer")),
+        "{:?}",
+        p.errors
+    );
+}

@@ -218,6 +218,8 @@ pub struct AliasTarget {
 pub struct RouterSettings {
     /// `simple-shuffle` (default), `least-busy`, `latency-based-routing`, ...
     pub routing_strategy: Option<String>,
+    /// `routing_strategy_args` (e.g. `lowest_latency_buffer`), read by the strategy.
+    pub routing_strategy_args: Map<String, Value>,
     /// Retries per model group.
     pub num_retries: Option<u32>,
     /// Per-attempt timeout, seconds.
@@ -477,6 +479,7 @@ fn parse_fallbacks(s: &mut Section, key: &str, problems: &mut Problems) -> Vec<F
 fn parse_router_settings(mut s: Section, problems: &mut Problems) -> RouterSettings {
     let mut r = RouterSettings {
         routing_strategy: s.string("routing_strategy", problems),
+        routing_strategy_args: s.section("routing_strategy_args", problems).map(|mut a| a.take_rest()).unwrap_or_default(),
         num_retries: s.u64("num_retries", problems).map(|v| v as u32),
         timeout: s.f64("timeout", problems),
         stream_timeout: s.f64("stream_timeout", problems),
