@@ -217,9 +217,22 @@ impl UpstreamCall<'_> {
 
     /// The whole 2xx body.
     pub async fn bytes(&self, body: Bytes) -> Result<Bytes, GatewayError> {
+        self.bytes_and_headers(body).await.map(|(b, _)| b)
+    }
+
+    /// The whole 2xx body and the upstream's rate-limit headers (`x-ratelimit-*`).
+    async fn bytes_and_headers(&self, body: Bytes) -> Result<(Bytes, HeaderMap), GatewayError> {
         let fut = async {
             let resp = self.post_ok(body).await?;
-            Ok(resp.into_body().collect().await.map_err(|e| transport_error(self.provider, &e))?.to_bytes())
+            let (parts, body) = resp.into_parts();
+            let mut relayed = HeaderMap::new();
+            for (name, value) in &parts.headers {
+                if name.as_str().starts_with("x-ratelimit-") {
+                    relayed.append(name.clone(), value.clone());
+                }
+            }
+            let bytes = body.collect().await.map_err(|e| transport_error(self.provider, &e))?.to_bytes();
+            Ok((bytes, relayed))
         };
         tokio::time::timeout(self.timeout, fut).await.map_err(|_| self.timed_out())?
     }
@@ -235,8 +248,12 @@ impl UpstreamCall<'_> {
 
     /// The 2xx body kept raw, with only its usage read.
     pub async fn reply<T: HasUsage + Serialize + DeserializeOwned>(&self, body: Bytes) -> Result<Reply<T>, GatewayError> {
-        let bytes = self.bytes(body).await?;
-        Reply::from_upstream(self.provider, bytes)
+        let (bytes, relayed) = self.bytes_and_headers(body).await?;
+        let mut reply = Reply::from_upstream(self.provider, bytes)?;
+        if let Reply::Raw { headers, .. } = &mut reply {
+            *headers = relayed;
+        }
+        Ok(reply)
     }
 
     /// A 2xx response head, its body left to stream.

@@ -127,6 +127,8 @@ async fn chat_passes_through_to_openai_format_upstreams() {
     let size: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     assert!(size < 4096, "response headers take {size} bytes");
     assert_eq!(headers["x-litellm-model-group"], "gpt-4o");
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "9999", "upstream rate-limit headers are relayed");
+    assert!(!headers.contains_key("x-request-id"), "other upstream headers are not");
     assert_eq!(headers["x-litellm-max-retries"], "0");
     assert!(!headers.contains_key("x-litellm-model-region"), "no region configured, no header (as in LiteLLM)");
 

@@ -285,7 +285,12 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             if stream {
                 chat_stream(&body, &model, chunks, interval, shared.stats.clone())
             } else {
-                full(StatusCode::OK, chat_body(&body, &model).to_string())
+                let mut r = full(StatusCode::OK, chat_body(&body, &model).to_string());
+                let h = r.headers_mut();
+                h.insert("x-ratelimit-limit-requests", header::HeaderValue::from_static("10000"));
+                h.insert("x-ratelimit-remaining-requests", header::HeaderValue::from_static("9999"));
+                h.insert("x-request-id", header::HeaderValue::from_static("req_mock"));
+                r
             }
         }
         (&Method::POST, p) if p.ends_with("/completions") => {

@@ -23,6 +23,8 @@ pub enum Reply<T> {
         bytes: Bytes,
         /// `usage` from the body, if any.
         usage: Option<Usage>,
+        /// Upstream response headers relayed to the client (`x-ratelimit-*`); empty for stream chunks.
+        headers: http::HeaderMap,
     },
 }
 
@@ -44,7 +46,15 @@ impl<T: HasUsage + Serialize + DeserializeOwned> Reply<T> {
         let env: UsageOnly = serde_json::from_slice(&bytes).map_err(|e| {
             GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} returned an invalid response: {e}")).with_provider(provider)
         })?;
-        Ok(Reply::Raw { bytes, usage: env.usage })
+        Ok(Reply::Raw { bytes, usage: env.usage, headers: http::HeaderMap::new() })
+    }
+
+    /// Upstream headers to relay to the client (none for typed replies).
+    pub fn upstream_headers(&self) -> Option<&http::HeaderMap> {
+        match self {
+            Reply::Raw { headers, .. } if !headers.is_empty() => Some(headers),
+            _ => None,
+        }
     }
 
     /// Token usage.

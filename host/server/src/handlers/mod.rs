@@ -70,6 +70,11 @@ where
                 let h = resp.headers_mut();
                 h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 add_routing_headers(h, call_id, &meta, started.elapsed());
+                if let Some(upstream) = value.upstream_headers() {
+                    for (name, v) in upstream {
+                        h.append(name, v.clone());
+                    }
+                }
                 if let Some(u) = value.usage() {
                     add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
                 }
