@@ -46,10 +46,43 @@ fn record_request(route: &'static str, meta: &RouteMeta, status: StatusCode, sta
         .record(started.elapsed().as_secs_f64());
 }
 
+/// Routes a call through the router and turns the outcome into a response:
+/// `on_ok` builds the success response; failures become OpenAI-shaped errors
+/// with the routing headers. Every call is recorded in the request metrics.
+async fn route<V, F, Fut>(
+    state: &AppState,
+    route: &'static str,
+    model: &str,
+    extracted: &Extracted,
+    started: Instant,
+    op: F,
+    on_ok: impl FnOnce(Routed<V>) -> (Response, RouteMeta),
+) -> Response
+where
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<V, GatewayError>>,
+{
+    let call_id = &extracted.ctx.call_id;
+    let span = tracing::info_span!("request", call_id = %call_id, route);
+    let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
+    let (response, meta) = match result {
+        Ok(routed) => on_ok(routed),
+        Err(failure) => (failed(call_id, failure.error, &failure.meta, started), failure.meta),
+    };
+    record_request(route, &meta, response.status(), started);
+    tracing::debug!(call_id = %call_id, model, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request done");
+    response
+}
+
+/// An error response carrying the routing headers.
+fn failed(call_id: &str, error: GatewayError, meta: &RouteMeta, started: Instant) -> Response {
+    ApiError { error, headers: routing_headers(call_id, meta, started.elapsed()) }.into_response()
+}
+
 /// Routes a call answered with one JSON body.
 pub async fn run_json<T, F, Fut>(
     state: &AppState,
-    route: &'static str,
+    route_name: &'static str,
     model: &str,
     extracted: &Extracted,
     started: Instant,
@@ -61,44 +94,31 @@ where
     Fut: Future<Output = Result<Reply<T>, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    let span = tracing::info_span!("request", call_id = %call_id, route);
-    let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
-    let (response, meta) = match result {
-        Ok(Routed { value, meta, .. }) => match value.to_bytes() {
-            Ok(body) => {
-                let mut resp = (StatusCode::OK, body).into_response();
-                let h = resp.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                add_routing_headers(h, call_id, &meta, started.elapsed());
-                if let Some(upstream) = value.upstream_headers() {
-                    for (name, v) in upstream {
-                        h.append(name, v.clone());
-                    }
+    route(state, route_name, model, extracted, started, op, |Routed { value, meta, .. }| match value.to_bytes() {
+        Ok(body) => {
+            let mut resp = (StatusCode::OK, body).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            add_routing_headers(h, call_id, &meta, started.elapsed());
+            if let Some(upstream) = value.upstream_headers() {
+                for (name, v) in upstream {
+                    h.append(name, v.clone());
                 }
-                if let Some(u) = value.usage() {
-                    add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
-                }
-                (resp, meta)
             }
-            Err(error) => {
-                let headers = routing_headers(call_id, &meta, started.elapsed());
-                (ApiError { error, headers }.into_response(), meta)
+            if let Some(u) = value.usage() {
+                add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
             }
-        },
-        Err(failure) => {
-            let headers = routing_headers(call_id, &failure.meta, started.elapsed());
-            (ApiError { error: failure.error, headers }.into_response(), failure.meta)
+            (resp, meta)
         }
-    };
-    record_request(route, &meta, response.status(), started);
-    tracing::debug!(call_id = %call_id, model, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request done");
-    response
+        Err(error) => (failed(call_id, error, &meta, started), meta),
+    })
+    .await
 }
 
 /// Routes a streamed call; retries and fallbacks apply until the stream is established.
 pub async fn run_stream<T, S, F, Fut>(
     state: &AppState,
-    route: &'static str,
+    route_name: &'static str,
     model: &str,
     extracted: &Extracted,
     started: Instant,
@@ -111,29 +131,20 @@ where
     Fut: Future<Output = Result<S, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    let span = tracing::info_span!("request", call_id = %call_id, route);
-    let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
-    let (response, meta) = match result {
-        Ok(Routed { value, meta, in_flight }) => {
-            // The deployment counts the stream as in flight until the body is done or dropped.
-            let body: Body = sse::body(call_id, value, move |_chunk: &Reply<T>| {
-                let _ = &in_flight;
-            });
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            h.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
-            add_routing_headers(h, call_id, &meta, started.elapsed());
-            (resp, meta)
-        }
-        Err(failure) => {
-            let headers = routing_headers(call_id, &failure.meta, started.elapsed());
-            (ApiError { error: failure.error, headers }.into_response(), failure.meta)
-        }
-    };
-    record_request(route, &meta, response.status(), started);
-    response
+    route(state, route_name, model, extracted, started, op, |Routed { value, meta, in_flight }| {
+        // The deployment counts the stream as in flight until the body is done or dropped.
+        let body: Body = sse::body(call_id, value, move |_chunk: &Reply<T>| {
+            let _ = &in_flight;
+        });
+        let mut resp = (StatusCode::OK, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+        add_routing_headers(h, call_id, &meta, started.elapsed());
+        (resp, meta)
+    })
+    .await
 }
 
 /// The provider for an attempt: the deployment's, or a mock answering the
