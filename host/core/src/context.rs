@@ -55,11 +55,27 @@ pub struct CallContext {
     pub tags: Vec<String>,
     /// A per-attempt timeout requested by the client (`timeout`, `x-litellm-timeout`).
     pub timeout: Option<Duration>,
+    /// The virtual key's alias, when the caller used one.
+    pub key_alias: Option<String>,
+    /// The caller's team.
+    pub team_id: Option<String>,
+    /// The caller's user id.
+    pub user_id: Option<String>,
 }
 
 impl CallContext {
     /// A fresh context with a new call id.
     pub fn new(call_type: CallType) -> Self {
-        Self { call_id: new_call_id(), call_type, end_user: None, metadata: Map::new(), tags: Vec::new(), timeout: None }
+        Self {
+            call_id: new_call_id(),
+            call_type,
+            end_user: None,
+            metadata: Map::new(),
+            tags: Vec::new(),
+            timeout: None,
+            key_alias: None,
+            team_id: None,
+            user_id: None,
+        }
     }
 }

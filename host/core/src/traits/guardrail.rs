@@ -15,6 +15,31 @@ pub enum GuardrailPhase {
     DuringCall,
     /// After the upstream answered (`post_call`).
     PostCall,
+    /// After the call, observing only (`logging_only`).
+    LoggingOnly,
+}
+
+impl GuardrailPhase {
+    /// LiteLLM's name for the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardrailPhase::PreCall => "pre_call",
+            GuardrailPhase::DuringCall => "during_call",
+            GuardrailPhase::PostCall => "post_call",
+            GuardrailPhase::LoggingOnly => "logging_only",
+        }
+    }
+}
+
+/// What a guardrail knows about the check it is asked to make.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardrailCall<'a> {
+    /// The call being served.
+    pub ctx: &'a CallContext,
+    /// The phase of this check.
+    pub phase: GuardrailPhase,
+    /// The model group the client asked for.
+    pub model_group: &'a str,
 }
 
 /// A guardrail's decision about one request or response.
@@ -50,11 +75,11 @@ pub trait Guardrail: Send + Sync + 'static {
     /// The configured name (`guardrail_name`).
     fn name(&self) -> &str;
     /// Checks a request before (or while) it is sent upstream.
-    async fn check_request(&self, ctx: &CallContext, req: &ChatRequest) -> Result<Verdict<ChatRequest>, GuardrailError>;
+    async fn check_request(&self, call: &GuardrailCall<'_>, req: &ChatRequest) -> Result<Verdict<ChatRequest>, GuardrailError>;
     /// Checks a response before it reaches the client.
     async fn check_response(
         &self,
-        ctx: &CallContext,
+        call: &GuardrailCall<'_>,
         req: &ChatRequest,
         resp: &ChatResponse,
     ) -> Result<Verdict<ChatResponse>, GuardrailError>;

@@ -12,7 +12,7 @@ mod routing;
 mod secrets;
 
 pub use cache::{Cache, CacheError};
-pub use guardrail::{Guardrail, GuardrailError, GuardrailPhase, Verdict};
+pub use guardrail::{Guardrail, GuardrailCall, GuardrailError, GuardrailPhase, Verdict};
 pub use logger::{LogEvent, Logger, LoggerError};
 pub use prompt::{Prompt, PromptError, PromptSource};
 pub use provider::{CallOptions, ChunkStream, Provider, ValueStream};

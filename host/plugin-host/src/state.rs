@@ -1,0 +1,150 @@
+//! What a plugin's store holds: its sandboxed WASI context (no files, no
+//! environment, no sockets), the outbound-HTTP allow-list, memory limits, and
+//! the host interface every plugin imports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::BodyExt;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::bindings::guardrail::tianji::plugin::{host, types};
+use crate::manifest::HostPattern;
+use crate::stats::PluginStats;
+
+/// Who a store belongs to and what it may do; shared by every instance of
+/// one plugin version and configuration.
+#[derive(Debug)]
+pub struct Grant {
+    /// Plugin name, for logs.
+    pub plugin: String,
+    /// The configured instance name (a guardrail's `guardrail_name`), for logs.
+    pub instance: String,
+    /// The plugin's configuration as a JSON object.
+    pub config_json: String,
+    /// Secrets granted to the plugin, by name.
+    pub secrets: HashMap<String, String>,
+    /// Hosts the plugin may call.
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Memory cap in bytes.
+    pub memory_bytes: usize,
+    /// Counters shared with `/plugins`.
+    pub stats: Arc<PluginStats>,
+}
+
+/// The data of one plugin instance's store.
+pub struct PluginState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: OutboundPolicy,
+    pub(crate) limits: StoreLimits,
+    pub(crate) grant: Arc<Grant>,
+    /// When the current call must end; checked on every epoch tick.
+    pub(crate) deadline: Instant,
+}
+
+impl PluginState {
+    /// A fresh sandbox for one instance.
+    pub fn new(grant: Arc<Grant>) -> Self {
+        // No preopens, no env, no args, no network: WasiCtxBuilder's defaults
+        // deny sockets and name lookups, and stdio goes to a sink.
+        let wasi = WasiCtxBuilder::new().build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(grant.memory_bytes)
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .trap_on_grow_failure(false)
+            .build();
+        Self {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: OutboundPolicy { grant: grant.clone() },
+            limits,
+            grant,
+            deadline: Instant::now(),
+        }
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// Lets outbound requests through only to the hosts the plugin was granted.
+struct OutboundPolicy {
+    grant: Arc<Grant>,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<wasmtime_wasi_http::WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendFuture {
+        let uri = request.uri();
+        let host = uri.host().unwrap_or("");
+        let port = uri.port_u16().unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTP) { 80 } else { 443 });
+        if !self.grant.allowed_hosts.iter().any(|p| p.matches(host, port)) {
+            self.grant.stats.denied_http.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(plugin = %self.grant.plugin, host, port, "plugin tried to call a host it was not granted; denied");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+        })
+    }
+}
+
+impl types::Host for PluginState {}
+
+impl host::Host for PluginState {
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        let plugin = self.grant.plugin.as_str();
+        let instance = self.grant.instance.as_str();
+        match level {
+            types::LogLevel::Trace => tracing::trace!(plugin, instance, "{message}"),
+            types::LogLevel::Debug => tracing::debug!(plugin, instance, "{message}"),
+            types::LogLevel::Info => tracing::info!(plugin, instance, "{message}"),
+            types::LogLevel::Warn => tracing::warn!(plugin, instance, "{message}"),
+            types::LogLevel::Error => tracing::error!(plugin, instance, "{message}"),
+        }
+    }
+
+    fn config(&mut self) -> String {
+        self.grant.config_json.clone()
+    }
+
+    fn secret(&mut self, name: String) -> Option<String> {
+        self.grant.secrets.get(&name).cloned()
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+}
