@@ -74,6 +74,8 @@ pub struct GatewayError {
     pub retry_after: Option<Duration>,
     /// Which provider produced the error, for upstream errors.
     pub provider: Option<String>,
+    /// Structured details (a guardrail's violation), rendered as `error.details`.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl GatewayError {
@@ -95,7 +97,17 @@ impl GatewayError {
             ErrorKind::NotSupported => (StatusCode::NOT_IMPLEMENTED, ErrorSource::Gateway),
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorSource::Gateway),
         };
-        Self { kind, origin: source, message: message.into(), status, param: None, code: None, retry_after: None, provider: None }
+        Self {
+            kind,
+            origin: source,
+            message: message.into(),
+            status,
+            param: None,
+            code: None,
+            retry_after: None,
+            provider: None,
+            details: None,
+        }
     }
 
     /// A 400 naming the offending request field.
@@ -224,6 +236,7 @@ impl GatewayError {
                 r#type: self.openai_type(),
                 param: self.param.as_deref(),
                 code: self.code.clone().unwrap_or_else(|| self.status.as_u16().to_string()),
+                details: self.details.as_deref(),
             },
         }
     }
@@ -314,6 +327,9 @@ pub struct ErrorDetail<'a> {
     pub param: Option<&'a str>,
     /// Error code (LiteLLM uses the status as a string).
     pub code: String,
+    /// Structured details, when there are any (a guardrail's violation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<&'a serde_json::Value>,
 }
 
 #[cfg(test)]

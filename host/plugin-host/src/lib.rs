@@ -18,4 +18,5 @@ pub mod pool;
 pub mod registry;
 pub mod state;
 pub mod stats;
+pub mod watch;
 pub mod worlds;

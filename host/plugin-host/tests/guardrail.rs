@@ -2,6 +2,8 @@
 //! wasm32-wasip2 by scripts/build-plugins) through the host: load, call,
 //! block, swap versions, failures.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a failure should panic with its location")]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

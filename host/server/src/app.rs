@@ -4,6 +4,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::handlers::{chat, completions, embeddings, health, images, method_not_allowed, models, moderations, not_found};
+use crate::plugins;
 use crate::state::AppState;
 
 /// Builds the HTTP application.
@@ -36,6 +37,9 @@ pub fn app(state: AppState) -> Router {
         .route("/health/readiness", get(health::readiness))
         .route("/metrics", get(health::metrics))
         .route("/metrics/", get(health::metrics))
+        .route("/plugins", get(plugins::list))
+        .route("/plugins/reload", post(plugins::reload))
+        .route("/guardrails/list", get(plugins::guardrails_list))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

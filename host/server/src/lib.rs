@@ -8,9 +8,11 @@ pub mod auth;
 pub mod body;
 pub mod controls;
 pub mod error;
+pub mod guardrails;
 pub mod handlers;
 pub mod headers;
 pub mod per_core;
+pub mod plugins;
 pub mod sse;
 pub mod state;
 pub mod telemetry;
@@ -22,7 +24,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use app::app;
-pub use state::{AppState, Loaded, load, load_str};
+pub use state::{AppState, LoadOptions, Loaded, load, load_str, load_with};
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests and streams finish for up to `grace`.

@@ -45,6 +45,10 @@ struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long, env = "TIANJI_WORKERS")]
     workers: Option<usize>,
+    /// Plugin directory (`.wasm` components), watched while running
+    /// (default: `general_settings.plugin_dir`, else `./plugins`).
+    #[arg(long, env = "TIANJI_PLUGIN_DIR", global = true)]
+    plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,14 +69,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Some(Command::CheckConfig { config }) => check_config(config),
+        Some(Command::CheckConfig { config }) => check_config(config, cli.plugin_dir.clone()),
         None => run(&cli),
     }
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+fn check_config(path: &std::path::Path, plugin_dir: Option<PathBuf>) -> ExitCode {
     tianji_server::telemetry::init_tracing(false);
-    match tianji_server::load(path) {
+    match tianji_server::load(path, plugin_dir) {
         Ok(loaded) => {
             print!("{}", summary(&loaded.config, &loaded.ignored));
             println!("config OK: {}", path.display());
@@ -123,7 +127,7 @@ fn run(cli: &Cli) -> ExitCode {
         eprintln!("error: --config <config.yaml> is required (or TIANJI_CONFIG)");
         return ExitCode::from(2);
     };
-    let loaded = match tianji_server::load(config) {
+    let loaded = match tianji_server::load(config, cli.plugin_dir.clone()) {
         Ok(l) => l,
         Err(e) => {
             eprint!("{e}");
@@ -133,6 +137,7 @@ fn run(cli: &Cli) -> ExitCode {
     for path in &loaded.ignored {
         tracing::warn!("ignored: {path}");
     }
+    loaded.state.plugins.watch();
     let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let addr = match (cli.host.as_str(), cli.port).to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(a) => a,

@@ -125,15 +125,27 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     req.set_path_with_query(Some(&path)).map_err(|_| bad("path"))?;
     let out_body = req.body().map_err(|_| HttpError::Transport("request body already taken".into()))?;
     let pending = outgoing_handler::handle(req, None).map_err(transport)?;
+    // If the host refuses the request (a host not allowed, a refused
+    // connection) the body stream closes; the response future says why.
+    let mut write_error = None;
     {
         let stream = out_body.write().map_err(|_| HttpError::Transport("request body stream unavailable".into()))?;
         for chunk in body.unwrap_or_default().chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(|e| HttpError::Transport(format!("writing the body: {e:?}")))?;
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                write_error = Some(HttpError::Transport(format!("writing the body: {e:?}")));
+                break;
+            }
         }
     }
-    OutgoingBody::finish(out_body, None).map_err(transport)?;
+    if write_error.is_none() {
+        OutgoingBody::finish(out_body, None).map_err(transport)?;
+    }
     pending.subscribe().block();
-    let resp = match pending.get() {
+    let outcome = pending.get();
+    if let (Some(e), Some(Ok(Ok(_))) | None) = (write_error, &outcome) {
+        return Err(e);
+    }
+    let resp = match outcome {
         Some(Ok(Ok(resp))) => resp,
         Some(Ok(Err(e))) => return Err(transport(e)),
         Some(Err(())) | None => return Err(HttpError::Transport("no response".into())),

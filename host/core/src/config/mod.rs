@@ -12,6 +12,7 @@
 //! builder that owns them, so start-up reports everything at once.
 
 pub mod env;
+pub mod guardrails;
 pub mod walk;
 
 use std::collections::BTreeMap;
@@ -92,6 +93,8 @@ pub struct Config {
     pub litellm_settings: LitellmSettings,
     /// `general_settings`.
     pub general_settings: GeneralSettings,
+    /// `guardrails`, in file order.
+    pub guardrails: Vec<guardrails::GuardrailConfig>,
     /// The environment references were resolved against (with `environment_variables` applied).
     pub env: Env,
 }
@@ -274,6 +277,8 @@ pub struct GeneralSettings {
     pub master_key: Option<String>,
     /// Request body limit, MB.
     pub max_request_size_mb: Option<f64>,
+    /// Directory of plugins (`.wasm` components), watched while running.
+    pub plugin_dir: Option<String>,
 }
 
 impl Config {
@@ -340,6 +345,9 @@ impl Config {
         }
         if let Some(s) = top.section("general_settings", problems) {
             config.general_settings = parse_general_settings(s, problems);
+        }
+        if let Some(items) = top.list("guardrails", problems) {
+            config.guardrails = guardrails::parse(items, problems);
         }
         top.finish(problems);
         config
@@ -534,7 +542,11 @@ fn parse_litellm_settings(mut s: Section, problems: &mut Problems) -> LitellmSet
 }
 
 fn parse_general_settings(mut s: Section, problems: &mut Problems) -> GeneralSettings {
-    let g = GeneralSettings { master_key: s.string("master_key", problems), max_request_size_mb: s.f64("max_request_size_mb", problems) };
+    let g = GeneralSettings {
+        master_key: s.string("master_key", problems),
+        max_request_size_mb: s.f64("max_request_size_mb", problems),
+        plugin_dir: s.string("plugin_dir", problems),
+    };
     if let Some(k) = &g.master_key
         && !k.starts_with("sk-")
     {

@@ -163,3 +163,59 @@ fn empty_file_is_an_empty_config() {
     assert!(p.errors.is_empty());
     assert!(c.model_list.is_empty());
 }
+
+#[test]
+fn guardrails_section_as_litellm_writes_it() {
+    let yaml = r#"
+guardrails:
+  - guardrail_name: "pii"
+    litellm_params:
+      guardrail: litellm_content_filter
+      mode: [pre_call, post_call]
+      default_on: true
+      patterns: [{pattern_type: prebuilt, pattern_name: email, action: MASK}]
+  - guardrail_name: "ext"
+    litellm_params:
+      guardrail: generic_guardrail_api
+      mode: during_call
+      failure_policy: fail_open
+      api_base: http://127.0.0.1:1
+"#;
+    let mut problems = Problems::default();
+    let c = Config::parse(yaml, Env::default(), &mut problems);
+    assert!(problems.errors.is_empty(), "{:?}", problems.errors);
+    assert_eq!(c.guardrails.len(), 2);
+    let g = &c.guardrails[0];
+    assert_eq!((g.guardrail_name.as_str(), g.guardrail.as_str(), g.default_on), ("pii", "litellm_content_filter", true));
+    assert_eq!(g.modes, vec![crate::traits::GuardrailPhase::PreCall, crate::traits::GuardrailPhase::PostCall]);
+    assert!(g.params.contains_key("patterns") && !g.params.contains_key("mode"));
+    assert_eq!(c.guardrails[1].failure_policy, super::guardrails::FailurePolicy::FailOpen);
+    assert_eq!(c.guardrails[1].params["api_base"], "http://127.0.0.1:1");
+}
+
+#[test]
+fn guardrails_errors_name_every_path() {
+    let yaml = r#"
+guardrails:
+  - guardrail_name: a
+    litellm_params: {guardrail: x, mode: sometimes, failure_policy: maybe}
+  - litellm_params: {mode: pre_call}
+  - guardrail_name: a
+    litellm_params: {guardrail: y, mode: pre_call}
+  - guardrail_name: b
+"#;
+    let mut problems = Problems::default();
+    Config::parse(yaml, Env::default(), &mut problems);
+    let text: Vec<String> = problems.errors.iter().map(|p| p.to_string()).collect();
+    let all = text.join("\n");
+    for want in [
+        "guardrails[0].litellm_params.mode: expected pre_call",
+        "guardrails[0].litellm_params.failure_policy: expected fail_open or fail_closed",
+        "guardrails[1].guardrail_name: required",
+        "guardrails[1].litellm_params.guardrail: required",
+        "guardrails[2].guardrail_name: duplicate guardrail_name \"a\"",
+        "guardrails[3].litellm_params: required",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in:\n{all}");
+    }
+}

@@ -16,12 +16,14 @@ use tianji_core::{CallType, GatewayError};
 use tianji_providers::mock::{mock_chat, mock_chat_stream};
 use tianji_router::Attempt;
 
-use super::{require_model, run_json, run_stream};
+use super::{require_model, run_json, run_json_checked, run_stream};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::controls::{Extracted, extract};
 use crate::error::ApiError;
+use crate::guardrails::{Selected, requested};
 use crate::state::AppState;
+use tianji_core::traits::GuardrailPhase;
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
@@ -55,10 +57,31 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let mut extracted = extracted;
+    let selected = match requested(&mut req.extra, &mut extracted.ctx).and_then(|names| state.plugins.policy.load().select(&names)) {
+        Ok(s) => s,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if req.stream && selected.has(GuardrailPhase::PostCall) {
+        return ApiError::from(GatewayError::new(
+            tianji_core::ErrorKind::NotSupported,
+            "post_call guardrails on streamed responses are not supported yet; call without `stream` or deselect the guardrail",
+        ))
+        .into_response();
+    }
+    // Pre-call checks; streams run during_call checks here too, before the
+    // first byte, since a stream cannot be held back once it has started.
+    for phase in [GuardrailPhase::PreCall, GuardrailPhase::DuringCall] {
+        if selected.has(phase) && (phase == GuardrailPhase::PreCall || req.stream) {
+            let group = req.model.clone();
+            if let Err(e) = selected.check_request(phase, &extracted.ctx, &group, &mut req).await {
+                return ApiError::from(e).into_response();
+            }
+        }
+    }
     if req.model.contains(',') {
         return batch(state, req, extracted, started).await;
     }
-    let mut extracted = extracted;
     extracted.controls.stream = req.stream;
     if state.router.settings().pre_call_checks {
         extracted.controls.prompt_tokens = Some(req.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum());
@@ -67,7 +90,7 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
     let drop_params = state.router.settings().drop_params;
     let mock = extracted.mock_response.clone();
     let req = Arc::new(req);
-    if req.stream {
+    let mut response = if req.stream {
         run_stream(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
             let prepared = prepare(&req, &a, drop_params);
             let mock = mock.clone();
@@ -75,13 +98,70 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         })
         .await
     } else {
-        run_json(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
-            let prepared = prepare(&req, &a, drop_params);
-            let mock = mock.clone();
-            async move { attempt(a, prepared?, mock).await }
-        })
+        let during = spawn_during_call(&selected, &extracted.ctx, &model, &req);
+        let check = async |reply: Reply<ChatResponse>| post_call(&selected, &extracted.ctx, &model, &req, during, reply).await;
+        run_json_checked(
+            &state,
+            "/chat/completions",
+            &model,
+            &extracted,
+            started,
+            |a: Attempt| {
+                let prepared = prepare(&req, &a, drop_params);
+                let mock = mock.clone();
+                async move { attempt(a, prepared?, mock).await }
+            },
+            check,
+        )
         .await
+    };
+    let phases: &[GuardrailPhase] = if req.stream {
+        &[GuardrailPhase::PreCall, GuardrailPhase::DuringCall]
+    } else {
+        &[GuardrailPhase::PreCall, GuardrailPhase::DuringCall, GuardrailPhase::PostCall]
+    };
+    let applied = selected.names_in(phases);
+    if !applied.is_empty()
+        && let Ok(v) = http::HeaderValue::from_str(&applied.join(","))
+    {
+        response.headers_mut().insert(http::HeaderName::from_static("x-litellm-applied-guardrails"), v);
     }
+    response
+}
+
+type DuringCall = tokio::task::JoinHandle<Result<(), GatewayError>>;
+
+/// Starts the during-call checks alongside the upstream call.
+fn spawn_during_call(selected: &Selected, ctx: &tianji_core::CallContext, model: &str, req: &Arc<ChatRequest>) -> Option<DuringCall> {
+    if !selected.has(GuardrailPhase::DuringCall) {
+        return None;
+    }
+    let (selected, ctx, model, req) = (selected.clone(), ctx.clone(), model.to_owned(), req.clone());
+    Some(tokio::spawn(async move {
+        let mut r = (*req).clone();
+        selected.check_request(GuardrailPhase::DuringCall, &ctx, &model, &mut r).await
+    }))
+}
+
+/// Holds the answer until the during-call checks pass, then runs the
+/// post-call checks on it.
+async fn post_call(
+    selected: &Selected,
+    ctx: &tianji_core::CallContext,
+    model: &str,
+    req: &ChatRequest,
+    during: Option<DuringCall>,
+    reply: Reply<ChatResponse>,
+) -> Result<Reply<ChatResponse>, GatewayError> {
+    if let Some(task) = during {
+        task.await.map_err(|e| GatewayError::new(tianji_core::ErrorKind::Internal, format!("during_call guardrails: {e}")))??;
+    }
+    if !selected.has(GuardrailPhase::PostCall) {
+        return Ok(reply);
+    }
+    let mut resp = reply.into_parsed()?;
+    selected.check_response(ctx, model, req, &mut resp).await?;
+    Ok(Reply::from(resp))
 }
 
 /// One attempt: the per-request `mock_response` if given, else the deployment's provider.

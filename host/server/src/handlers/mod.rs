@@ -56,7 +56,7 @@ async fn route<V, F, Fut>(
     extracted: &Extracted,
     started: Instant,
     op: F,
-    on_ok: impl FnOnce(Routed<V>) -> (Response, RouteMeta),
+    on_ok: impl AsyncFnOnce(Routed<V>) -> (Response, RouteMeta),
 ) -> Response
 where
     F: FnMut(Attempt) -> Fut,
@@ -66,7 +66,7 @@ where
     let span = tracing::info_span!("request", call_id = %call_id, route);
     let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
-        Ok(routed) => on_ok(routed),
+        Ok(routed) => on_ok(routed).await,
         Err(failure) => (failed(call_id, failure.error, &failure.meta, started), failure.meta),
     };
     record_request(route, &meta, response.status(), started);
@@ -93,24 +93,49 @@ where
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<Reply<T>, GatewayError>>,
 {
+    run_json_checked(state, route_name, model, extracted, started, op, async |reply| Ok(reply)).await
+}
+
+/// Like [`run_json`], with `check` run on the final answer (after retries
+/// and fallbacks) before it is sent: post-call guardrails.
+pub async fn run_json_checked<T, F, Fut>(
+    state: &AppState,
+    route_name: &'static str,
+    model: &str,
+    extracted: &Extracted,
+    started: Instant,
+    op: F,
+    check: impl AsyncFnOnce(Reply<T>) -> Result<Reply<T>, GatewayError>,
+) -> Response
+where
+    T: Serialize + serde::de::DeserializeOwned + HasUsage,
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<Reply<T>, GatewayError>>,
+{
     let call_id = &extracted.ctx.call_id;
-    route(state, route_name, model, extracted, started, op, |Routed { value, meta, .. }| match value.to_bytes() {
-        Ok(body) => {
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            add_routing_headers(h, call_id, &meta, started.elapsed());
-            if let Some(upstream) = value.upstream_headers() {
-                for (name, v) in upstream {
-                    h.append(name, v.clone());
+    route(state, route_name, model, extracted, started, op, async |Routed { value, meta, .. }| {
+        let value = match check(value).await {
+            Ok(v) => v,
+            Err(error) => return (failed(call_id, error, &meta, started), meta),
+        };
+        match value.to_bytes() {
+            Ok(body) => {
+                let mut resp = (StatusCode::OK, body).into_response();
+                let h = resp.headers_mut();
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                add_routing_headers(h, call_id, &meta, started.elapsed());
+                if let Some(upstream) = value.upstream_headers() {
+                    for (name, v) in upstream {
+                        h.append(name, v.clone());
+                    }
                 }
+                if let Some(u) = value.usage() {
+                    add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
+                }
+                (resp, meta)
             }
-            if let Some(u) = value.usage() {
-                add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
-            }
-            (resp, meta)
+            Err(error) => (failed(call_id, error, &meta, started), meta),
         }
-        Err(error) => (failed(call_id, error, &meta, started), meta),
     })
     .await
 }
@@ -131,7 +156,7 @@ where
     Fut: Future<Output = Result<S, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    route(state, route_name, model, extracted, started, op, |Routed { value, meta, in_flight }| {
+    route(state, route_name, model, extracted, started, op, async |Routed { value, meta, in_flight }| {
         // The deployment counts the stream as in flight until the body is done or dropped.
         let body: Body = sse::body(call_id, value, move |_chunk: &Reply<T>| {
             let _ = &in_flight;

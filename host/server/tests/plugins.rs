@@ -1,0 +1,258 @@
+//! Guardrail plugins through the real app: pre-call, during-call and
+//! post-call verdicts, failure policies for misbehaving plugins, hot reload
+//! of plugins and of the `guardrails:` policy, and start-up errors.
+//!
+//! The plugins are the built-in `trivial_guardrail` and the fixture
+//! `test_guardrail`, built by `scripts/build-plugins` into
+//! `<target>/wasm32-wasip2/plugin/`, which the proxy finds beside its binary.
+
+#![allow(clippy::unwrap_used, reason = "test helpers: a failure should panic with its location")]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tianji_core::config::Env;
+use tianji_mock_upstream::{MockOptions, MockServer};
+use tianji_server::LoadOptions;
+
+fn built(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.ancestors().nth(3).unwrap().join("wasm32-wasip2/plugin").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run scripts/build-plugins first", path.display());
+    path
+}
+
+struct Proxy {
+    base: String,
+    mock: MockServer,
+    client: reqwest::Client,
+    state: tianji_server::AppState,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Proxy {
+    async fn start(guardrails: &str, plugin_dir: Option<&Path>, config_path: Option<&Path>) -> Proxy {
+        let mock = tianji_mock_upstream::spawn(MockOptions::default()).await.unwrap();
+        let yaml = config(&mock.base_url(), guardrails);
+        if let Some(p) = config_path {
+            std::fs::write(p, &yaml).unwrap();
+        }
+        let options = LoadOptions { config_path: config_path.map(Path::to_path_buf), plugin_dir: plugin_dir.map(Path::to_path_buf) };
+        let loaded = tianji_server::load_with(&yaml, Env::isolated([]), options).unwrap_or_else(|e| panic!("config: {e}"));
+        let state = loaded.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(tianji_server::serve(
+            listener,
+            loaded.state,
+            async move {
+                let _ = rx.await;
+            },
+            Duration::from_secs(1),
+        ));
+        Proxy { base, mock, client: reqwest::Client::new(), state, _stop: tx }
+    }
+
+    async fn chat(&self, text: &str, extra: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut body = json!({"model": "gpt", "messages": [{"role": "user", "content": text}]});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let resp = self.client.post(format!("{}/v1/chat/completions", self.base)).json(&body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, resp.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.client.get(format!("{}{path}", self.base)).send().await.unwrap().json().await.unwrap()
+    }
+}
+
+fn config(base: &str, guardrails: &str) -> String {
+    format!(
+        "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_base: {base}\n      api_key: sk-up\n{guardrails}"
+    )
+}
+
+fn content(v: &Value) -> &str {
+    v["choices"][0]["message"]["content"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn pre_during_and_post_call_verdicts() {
+    let p = Proxy::start(
+        r#"guardrails:
+  - guardrail_name: no-banana
+    litellm_params: {guardrail: trivial_guardrail, mode: pre_call, default_on: true, word: banana}
+  - guardrail_name: mask-secret
+    litellm_params: {guardrail: test_guardrail, mode: pre_call, default_on: true, on_request: redact, word: hunter2}
+  - guardrail_name: answer-filter
+    litellm_params: {guardrail: test_guardrail, mode: post_call, on_response: redact, word: cherry}
+  - guardrail_name: answer-block
+    litellm_params: {guardrail: test_guardrail, mode: post_call, on_response: block, word: durian}
+  - guardrail_name: parallel
+    litellm_params: {guardrail: test_guardrail, mode: during_call, on_request: block, word: elderberry}
+"#,
+        None,
+        None,
+    )
+    .await;
+
+    let (status, body, headers) = p.chat("hello", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-litellm-applied-guardrails"], "no-banana,mask-secret");
+
+    let (status, body, _) = p.chat("I want a banana", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "guardrail_violation");
+    assert!(body["error"]["message"].as_str().unwrap().contains("guardrail 'no-banana' blocked the request"), "{body}");
+    assert_eq!(body["error"]["details"]["guardrail"], "no-banana");
+    assert_eq!(body["error"]["details"]["violation"]["word"], "banana");
+
+    // Redaction happens before the request goes upstream.
+    let (status, body, _) = p.chat("my password is hunter2", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(p.mock.last_request().unwrap()["body"]["messages"][0]["content"], "my password is [REDACTED]");
+
+    // Post-call guardrails are opt-in here: selected per request.
+    let (status, body, headers) = p.chat("say cherry", json!({"guardrails": ["answer-filter"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content(&body), "mock answer to: say [REDACTED]");
+    assert!(headers["x-litellm-applied-guardrails"].to_str().unwrap().contains("answer-filter"));
+    let (status, body, _) = p.chat("say durian", json!({"metadata": {"guardrails": ["answer-block"]}})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'answer-block' blocked the response"), "{body}");
+
+    // During-call: the upstream is called, the answer is held and refused.
+    let before = p.mock.last_request().unwrap();
+    let (status, body, _) = p.chat("elderberry wine", json!({"guardrails": ["parallel"]})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_ne!(p.mock.last_request().unwrap(), before, "the upstream call ran in parallel");
+
+    // Unknown guardrail names are the client's error; streams refuse post_call checks clearly.
+    let (status, body, _) = p.chat("hi", json!({"guardrails": ["nope"]})).await;
+    assert_eq!((status, body["error"]["param"].as_str()), (400, Some("guardrails")), "{body}");
+    let (status, body, _) = p.chat("hi", json!({"guardrails": ["answer-filter"], "stream": true})).await;
+    assert_eq!(status, 501, "{body}");
+
+    let list = p.get("/guardrails/list").await;
+    assert_eq!(list["guardrails"].as_array().unwrap().len(), 5);
+    assert_eq!(list["guardrails"][0]["litellm_params"]["guardrail"], "trivial_guardrail");
+    assert_eq!(list["guardrails"][0]["guardrail_info"]["failure_policy"], "fail_closed");
+}
+
+#[tokio::test]
+async fn misbehaving_plugins_are_contained_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(built("test_guardrail"), dir.path().join("bad.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "version = \"1.0.0\"\nallowed_hosts = [\"127.0.0.1:1\"]\n[limits]\ntimeout_ms = 300\nmemory_mb = 64\n",
+    )
+    .unwrap();
+    let mut yaml = String::from("guardrails:\n");
+    for action in ["loop", "trap", "alloc", "garbage", "error", "http"] {
+        for policy in ["fail_closed", "fail_open"] {
+            yaml.push_str(&format!(
+                "  - guardrail_name: {action}-{policy}\n    litellm_params: {{guardrail: bad, mode: pre_call, failure_policy: {policy}, on_request: {action}, url: 'http://203.0.113.9:80/x'}}\n"
+            ));
+        }
+    }
+    let p = Proxy::start(&yaml, Some(dir.path()), None).await;
+    for action in ["loop", "trap", "alloc", "garbage", "error", "http"] {
+        let started = std::time::Instant::now();
+        let (status, body, _) = p.chat("hi", json!({"guardrails": [format!("{action}-fail_closed")]})).await;
+        assert_eq!(status, 500, "{action}: {body}");
+        assert_eq!(body["error"]["code"], "guardrail_failed", "{action}: {body}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{action} took {:?}", started.elapsed());
+        let (status, body, _) = p.chat("hi", json!({"guardrails": [format!("{action}-fail_open")]})).await;
+        assert_eq!(status, 200, "{action} fail_open: {body}");
+        // And the proxy still serves plain requests.
+        assert_eq!(p.chat("hi", json!({})).await.0, 200);
+    }
+    let (_, body, _) = p.chat("hi", json!({"guardrails": ["loop-fail_closed"]})).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("timed out"), "{body}");
+    let (_, body, _) = p.chat("hi", json!({"guardrails": ["garbage-fail_closed"]})).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("invalid output"), "{body}");
+    let (_, body, _) = p.chat("hi", json!({"guardrails": ["http-fail_closed"]})).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("allowed_hosts"), "{body}");
+
+    let plugins = p.get("/plugins").await;
+    let bad = plugins["plugins"].as_array().unwrap().iter().find(|x| x["name"] == "bad").unwrap().clone();
+    assert_eq!(bad["state"], "active");
+    assert!(bad["timeouts"].as_u64().unwrap() >= 3, "{bad}");
+    assert!(bad["errors"].as_u64().unwrap() >= 12, "{bad}");
+    assert!(bad["denied_http"].as_u64().unwrap() >= 2, "{bad}");
+    assert!(bad["p99_ms"].as_f64().is_some(), "{bad}");
+}
+
+#[tokio::test]
+async fn hot_reload_of_plugins_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let config_path = cfg_dir.path().join("config.yaml");
+    let wasm = dir.path().join("swappable.wasm");
+    std::fs::copy(built("trivial_guardrail"), &wasm).unwrap();
+    std::fs::write(dir.path().join("swappable.toml"), "[config]\nword = \"alpha\"\n").unwrap();
+    let p = Proxy::start(
+        "guardrails:\n  - guardrail_name: g\n    litellm_params: {guardrail: swappable, mode: pre_call, default_on: true}\n",
+        Some(dir.path()),
+        Some(&config_path),
+    )
+    .await;
+    p.state.plugins.watch();
+    assert_eq!(p.chat("alpha", json!({})).await.0, 400);
+    assert_eq!(p.chat("beta", json!({})).await.0, 200);
+
+    // A new manifest is picked up by the watcher within a second.
+    std::fs::write(dir.path().join("swappable.toml"), "version = \"2.0.0\"\n[config]\nword = \"beta\"\n").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while p.chat("beta", json!({})).await.0 != 400 {
+        assert!(std::time::Instant::now() < deadline, "the new version was not picked up within 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(p.chat("alpha", json!({})).await.0, 200);
+
+    // A broken component leaves the previous version serving.
+    std::fs::write(&wasm, b"not wasm at all").unwrap();
+    let report: Value = p.client.post(format!("{}/plugins/reload", p.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["plugins"]["failed"][0][0], "swappable", "{report}");
+    assert_eq!(p.chat("beta", json!({})).await.0, 400);
+    let status = p.get("/plugins").await;
+    let s = status["plugins"].as_array().unwrap().iter().find(|x| x["name"] == "swappable").unwrap().clone();
+    assert_eq!((s["state"].as_str(), s["version"].as_str()), (Some("failed"), Some("2.0.0")), "{s}");
+
+    // The policy reloads too: an invalid change is rejected, a valid one applies.
+    let base = p.mock.base_url();
+    std::fs::write(
+        &config_path,
+        config(&base, "guardrails:\n  - guardrail_name: g\n    litellm_params: {guardrail: missing_plugin, mode: pre_call}\n"),
+    )
+    .unwrap();
+    let report: Value = p.client.post(format!("{}/plugins/reload", p.base)).send().await.unwrap().json().await.unwrap();
+    assert!(report["guardrails"]["rejected"][0].as_str().unwrap().contains("missing_plugin"), "{report}");
+    assert_eq!(p.chat("beta", json!({})).await.0, 400, "the old policy keeps serving");
+    std::fs::write(&config_path, config(&base, "guardrails: []\n")).unwrap();
+    let report: Value = p.client.post(format!("{}/plugins/reload", p.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["guardrails"], "reloaded", "{report}");
+    assert_eq!(p.chat("beta", json!({})).await.0, 200);
+}
+
+#[test]
+fn start_up_names_every_guardrail_problem() {
+    let yaml = config(
+        "http://127.0.0.1:1/v1",
+        r#"guardrails:
+  - guardrail_name: a
+    litellm_params: {guardrail: no_such_plugin, mode: pre_call}
+  - guardrail_name: b
+    litellm_params: {guardrail: test_guardrail, mode: pre_call, on_request: http}
+"#,
+    );
+    let err = tianji_server::load_str(&yaml, Env::isolated([])).err().expect("config must fail").to_string();
+    assert!(err.contains("guardrails[0].litellm_params.guardrail: no plugin named \"no_such_plugin\""), "{err}");
+    assert!(err.contains("guardrails[1].litellm_params:") && err.contains("`url` is required"), "{err}");
+}
