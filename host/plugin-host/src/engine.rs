@@ -61,6 +61,28 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// Defaults overridden by the environment: `TIANJI_PLUGIN_CACHE_DIR`
+    /// (empty disables the cache), `TIANJI_PLUGIN_POOLING` (`0` for on-demand
+    /// allocation), `TIANJI_PLUGIN_POOL_INSTANCES`, `TIANJI_PLUGIN_MAX_MEMORY_MB`.
+    pub fn from_env() -> Self {
+        let mut o = Self::default();
+        if let Some(dir) = std::env::var_os("TIANJI_PLUGIN_CACHE_DIR") {
+            o.cache_dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
+        }
+        if let Ok(v) = std::env::var("TIANJI_PLUGIN_POOLING") {
+            o.pooling = !matches!(v.as_str(), "0" | "false" | "no" | "off");
+        }
+        if let Some(n) = std::env::var("TIANJI_PLUGIN_POOL_INSTANCES").ok().and_then(|v| v.parse().ok()) {
+            o.pool_instances = n;
+        }
+        if let Some(n) = std::env::var("TIANJI_PLUGIN_MAX_MEMORY_MB").ok().and_then(|v| v.parse().ok()) {
+            o.max_memory_mb = n;
+        }
+        o
+    }
+}
+
 /// `$XDG_CACHE_HOME/tianji/plugins` or `~/.cache/tianji/plugins`.
 pub fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -91,6 +113,7 @@ pub struct PluginEngine {
     engine_key: String,
     pooling: bool,
     ticker_stop: Arc<AtomicBool>,
+    ticker: std::sync::OnceLock<Result<(), String>>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -117,7 +140,7 @@ fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
 }
 
 impl PluginEngine {
-    /// Builds the engine, its linker and starts the epoch ticker.
+    /// Builds the engine and its linker. The epoch ticker starts with the first instance pool.
     pub fn new(options: &EngineOptions) -> Result<Self, String> {
         let (engine, pooling) = match options.pooling.then(|| Engine::new(&engine_config(options, true))) {
             Some(Ok(engine)) => (engine, true),
@@ -139,18 +162,35 @@ impl PluginEngine {
         let engine_key = format!("{:016x}", hasher.finish());
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (tick_engine, stop) = (engine.clone(), ticker_stop.clone());
-        std::thread::Builder::new()
-            .name("tianji-plugin-epoch".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    tick_engine.increment_epoch();
-                }
-            })
-            .map_err(|e| format!("cannot start the plugin epoch thread: {e}"))?;
+        Ok(Self {
+            engine,
+            linker,
+            cache_dir: options.cache_dir.clone(),
+            engine_key,
+            pooling,
+            ticker_stop,
+            ticker: std::sync::OnceLock::new(),
+        })
+    }
 
-        Ok(Self { engine, linker, cache_dir: options.cache_dir.clone(), engine_key, pooling, ticker_stop })
+    /// Starts the epoch ticker (once): deadlines need it, but a proxy with no
+    /// plugin instances should not wake up every millisecond for nothing.
+    pub fn ensure_ticker(&self) -> Result<(), String> {
+        self.ticker
+            .get_or_init(|| {
+                let (engine, stop) = (self.engine.clone(), self.ticker_stop.clone());
+                std::thread::Builder::new()
+                    .name("tianji-plugin-epoch".into())
+                    .spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(EPOCH_TICK);
+                            engine.increment_epoch();
+                        }
+                    })
+                    .map(|_| ())
+                    .map_err(|e| format!("cannot start the plugin epoch thread: {e}"))
+            })
+            .clone()
     }
 
     /// The wasmtime engine.

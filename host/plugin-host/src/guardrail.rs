@@ -68,6 +68,8 @@ impl WasmGuardrail {
         let Pre::Guardrail(pre) = &version.pre else {
             return Err(self.error(format!("plugin {} is a {}, not a guardrail", self.slot.name, version.kind.as_str())));
         };
+        let engine = self.host.engine().map_err(|e| self.error(e))?;
+        engine.ensure_ticker().map_err(|e| self.error(e))?;
         let mut config = version.manifest.config.clone();
         config.extend(self.params.clone());
         let grant = Arc::new(Grant {
@@ -79,13 +81,7 @@ impl WasmGuardrail {
             memory_bytes: (version.manifest.limits.memory_mb as usize).saturating_mul(1 << 20),
             stats: self.slot.stats.clone(),
         });
-        let pool = Arc::new(InstancePool::new(
-            self.host.engine().engine().clone(),
-            pre.clone(),
-            grant,
-            version.manifest.limits.clone(),
-            version.id,
-        ));
+        let pool = Arc::new(InstancePool::new(engine.engine().clone(), pre.clone(), grant, version.manifest.limits.clone(), version.id));
         self.pool.store(Some(pool.clone()));
         Ok(pool)
     }

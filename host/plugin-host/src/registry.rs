@@ -17,7 +17,7 @@ use arc_swap::ArcSwapOption;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::engine::{PluginEngine, PluginKind};
+use crate::engine::{EngineOptions, PluginEngine, PluginKind};
 use crate::manifest::Manifest;
 use crate::pool::World;
 use crate::stats::PluginStats;
@@ -144,7 +144,10 @@ pub struct RescanReport {
 
 /// The plugin directories, the engine and the loaded plugins.
 pub struct PluginHost {
-    engine: Arc<PluginEngine>,
+    options: EngineOptions,
+    engine: std::sync::OnceLock<Result<Arc<PluginEngine>, String>>,
+    builtin_dirs: Vec<PathBuf>,
+    wanted_builtins: RwLock<std::collections::BTreeSet<String>>,
     dirs: Vec<PathBuf>,
     slots: RwLock<BTreeMap<String, Arc<PluginSlot>>>,
     rescan_lock: tokio::sync::Mutex<()>,
@@ -161,18 +164,44 @@ impl PluginHost {
     /// A host over `dirs`, scanned in order (a later directory's plugin
     /// replaces an earlier one's of the same name). Nothing is loaded until
     /// [`rescan`](Self::rescan).
-    pub fn new(engine: Arc<PluginEngine>, dirs: Vec<PathBuf>) -> Self {
-        Self { engine, dirs, slots: RwLock::new(BTreeMap::new()), rescan_lock: tokio::sync::Mutex::new(()), next_id: AtomicU64::new(1) }
+    /// The wasmtime engine is created with the first plugin found, so a
+    /// proxy without plugins pays nothing for it. Every plugin in `dirs` is
+    /// loaded; from `builtin_dirs` (the plugins shipped with the proxy) only
+    /// those named in [`want_builtins`](Self::want_builtins).
+    pub fn new(options: EngineOptions, builtin_dirs: Vec<PathBuf>, dirs: Vec<PathBuf>) -> Self {
+        Self {
+            options,
+            engine: std::sync::OnceLock::new(),
+            builtin_dirs,
+            wanted_builtins: RwLock::new(Default::default()),
+            dirs,
+            slots: RwLock::new(BTreeMap::new()),
+            rescan_lock: tokio::sync::Mutex::new(()),
+            next_id: AtomicU64::new(1),
+        }
     }
 
-    /// The engine.
-    pub fn engine(&self) -> &Arc<PluginEngine> {
-        &self.engine
+    /// The engine, created on first use.
+    pub fn engine(&self) -> Result<&Arc<PluginEngine>, String> {
+        self.engine.get_or_init(|| PluginEngine::new(&self.options).map(Arc::new)).as_ref().map_err(Clone::clone)
     }
 
-    /// The directories watched.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
+    /// The engine if a plugin has been loaded.
+    pub fn started_engine(&self) -> Option<&Arc<PluginEngine>> {
+        self.engine.get().and_then(|e| e.as_ref().ok())
+    }
+
+    /// The directories watched: built-ins first, then the operator's.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.builtin_dirs.iter().chain(&self.dirs).cloned().collect()
+    }
+
+    /// Adds built-in plugins to load (the names a config refers to); takes
+    /// effect at the next rescan.
+    pub fn want_builtins<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        if let Ok(mut w) = self.wanted_builtins.write() {
+            w.extend(names.into_iter().map(str::to_string));
+        }
     }
 
     /// The slot of a plugin by name, if a file for it was ever seen.
@@ -207,7 +236,9 @@ impl PluginHost {
         let _guard = self.rescan_lock.lock().await;
         let mut report = RescanReport::default();
         let mut found: BTreeMap<String, (PathBuf, Result<Manifest, String>)> = BTreeMap::new();
-        for dir in &self.dirs {
+        let wanted = self.wanted_builtins.read().map(|w| w.clone()).unwrap_or_default();
+        let dirs = self.builtin_dirs.iter().map(|d| (d, true)).chain(self.dirs.iter().map(|d| (d, false)));
+        for (dir, builtin) in dirs {
             let Ok(entries) = std::fs::read_dir(dir) else { continue };
             let mut files: Vec<PathBuf> =
                 entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wasm")).collect();
@@ -218,6 +249,9 @@ impl PluginHost {
                     Ok(m) => m.name.clone(),
                     Err(_) => path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string(),
                 };
+                if builtin && !wanted.contains(&name) {
+                    continue;
+                }
                 if let Some((old, _)) = found.get(&name) {
                     tracing::info!(plugin = %name, replaced = %old.display(), by = %path.display(), "plugin overridden by a later directory");
                 }
@@ -225,6 +259,7 @@ impl PluginHost {
             }
         }
 
+        let mut pending = Vec::new();
         for (name, (path, manifest)) in &found {
             let slot = self.slot_or_new(name, path);
             let bytes = match std::fs::read(path) {
@@ -255,12 +290,22 @@ impl PluginHost {
                     continue;
                 }
             };
-            let engine = self.engine.clone();
+            let engine = match self.engine() {
+                Ok(e) => e.clone(),
+                Err(e) => {
+                    self.fail(&slot, &mut report, e, Some(key));
+                    continue;
+                }
+            };
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let path_owned = path.clone();
-            let loaded = tokio::task::spawn_blocking(move || load_version(&engine, id, &bytes, manifest, path_owned))
-                .await
-                .unwrap_or_else(|e| Err(format!("the compile task failed: {e}")));
+            // Compile every changed plugin at once; wasmtime parallelises each
+            // compile too, so ten new plugins cost about one on a small machine.
+            let task = tokio::task::spawn_blocking(move || load_version(&engine, id, &bytes, manifest, path_owned));
+            pending.push((name.clone(), slot, path.clone(), key, task));
+        }
+        for (name, slot, path, key, task) in pending {
+            let loaded = task.await.unwrap_or_else(|e| Err(format!("the compile task failed: {e}")));
             match loaded {
                 Ok(version) => {
                     tracing::info!(
@@ -270,8 +315,8 @@ impl PluginHost {
                     );
                     slot.current.store(Some(Arc::new(version)));
                     let mut st = slot.status.lock().unwrap_or_else(|e| e.into_inner());
-                    *st = SlotStatus { state: PluginState::Active, error: None, source_key: Some(key), path: path.clone() };
-                    report.loaded.push(name.clone());
+                    *st = SlotStatus { state: PluginState::Active, error: None, source_key: Some(key), path };
+                    report.loaded.push(name);
                 }
                 Err(e) => self.fail(&slot, &mut report, e, Some(key)),
             }

@@ -11,7 +11,7 @@ use serde_json::json;
 use tianji_core::context::{CallContext, CallType};
 use tianji_core::traits::{Guardrail, GuardrailCall, GuardrailPhase, Verdict};
 use tianji_core::types::ChatRequest;
-use tianji_plugin_host::engine::{EngineOptions, PluginEngine};
+use tianji_plugin_host::engine::EngineOptions;
 use tianji_plugin_host::guardrail::WasmGuardrail;
 use tianji_plugin_host::registry::{PluginHost, PluginState};
 
@@ -24,8 +24,8 @@ fn built_plugin(name: &str) -> PathBuf {
     path
 }
 
-fn engine(cache: &std::path::Path) -> Arc<PluginEngine> {
-    Arc::new(PluginEngine::new(&EngineOptions { cache_dir: Some(cache.to_path_buf()), pool_instances: 64, ..Default::default() }).unwrap())
+fn engine(cache: &std::path::Path) -> EngineOptions {
+    EngineOptions { cache_dir: Some(cache.to_path_buf()), pool_instances: 64, ..Default::default() }
 }
 
 fn request(text: &str) -> ChatRequest {
@@ -44,7 +44,7 @@ async fn load_call_swap_and_survive_a_broken_file() {
     let cache = tempfile::tempdir().unwrap();
     let wasm = built_plugin("trivial_guardrail");
     std::fs::copy(&wasm, dir.path().join("trivial.wasm")).unwrap();
-    let host = Arc::new(PluginHost::new(engine(cache.path()), vec![dir.path().to_path_buf()]));
+    let host = Arc::new(PluginHost::new(engine(cache.path()), vec![], vec![dir.path().to_path_buf()]));
     let report = host.rescan().await;
     assert_eq!(report.loaded, vec!["trivial".to_string()], "{report:?}");
 
@@ -91,7 +91,7 @@ async fn load_call_swap_and_survive_a_broken_file() {
 #[tokio::test]
 async fn unknown_plugin_is_an_error() {
     let cache = tempfile::tempdir().unwrap();
-    let host = Arc::new(PluginHost::new(engine(cache.path()), vec![]));
+    let host = Arc::new(PluginHost::new(engine(cache.path()), vec![], vec![]));
     let err = WasmGuardrail::new(host, "g", "nope", Default::default()).unwrap_err();
     assert!(err.contains("no plugin named \"nope\""), "{err}");
 }

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 use tianji_core::config::{Config, Env, Problems};
-use tianji_plugin_host::engine::{EngineOptions, PluginEngine};
+use tianji_plugin_host::engine::EngineOptions;
 use tianji_plugin_host::registry::PluginHost;
 
 use crate::auth::Caller;
@@ -59,13 +59,14 @@ impl Drop for ControlRuntime {
     }
 }
 
-/// The directories plugins are loaded from, in override order: the built-in
-/// plugins shipped with the binary, then the operator's directory.
+/// The directories plugins are loaded from: the built-in plugins shipped with
+/// the binary (loaded when a config names them), then the operator's
+/// directory (everything in it is loaded, and overrides a built-in).
 ///
 /// Built-ins: `$TIANJI_BUILTIN_PLUGIN_DIR`, else `<binary dir>/plugins`, else
 /// (in a cargo build tree) `<target>/wasm32-wasip2/plugin` as written by
 /// `scripts/build-plugins`.
-pub fn plugin_dirs(configured: Option<&Path>) -> Vec<PathBuf> {
+pub fn plugin_dirs(configured: Option<&Path>) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut dirs = Vec::new();
     if let Some(d) = std::env::var_os("TIANJI_BUILTIN_PLUGIN_DIR") {
         dirs.push(PathBuf::from(d));
@@ -80,8 +81,7 @@ pub fn plugin_dirs(configured: Option<&Path>) -> Vec<PathBuf> {
             dirs.push(d);
         }
     }
-    dirs.push(configured.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("plugins")));
-    dirs
+    (dirs, vec![configured.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("plugins"))])
 }
 
 /// Everything the proxy keeps about plugins and guardrail policy.
@@ -108,7 +108,7 @@ impl Plugins {
         config: &Config,
         raw_guardrails: Value,
         config_path: Option<PathBuf>,
-        dirs: Vec<PathBuf>,
+        (builtin_dirs, dirs): (Vec<PathBuf>, Vec<PathBuf>),
         problems: &mut Problems,
     ) -> Option<Self> {
         let control = match ControlRuntime::new() {
@@ -118,14 +118,8 @@ impl Plugins {
                 return None;
             }
         };
-        let engine = match PluginEngine::new(&EngineOptions::default()) {
-            Ok(e) => Arc::new(e),
-            Err(e) => {
-                problems.error("", e);
-                return None;
-            }
-        };
-        let host = Arc::new(PluginHost::new(engine, dirs));
+        let host = Arc::new(PluginHost::new(EngineOptions::from_env(), builtin_dirs, dirs));
+        host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
         let (report, policy) = control.block_on(async {
             let report = host.rescan().await;
             let mut p = Problems::default();
@@ -166,6 +160,8 @@ impl Plugins {
                         let mut problems = Problems::default();
                         let config = Config::parse(&text, Env::process(), &mut problems);
                         problems.errors.retain(|p| p.path.starts_with("guardrails"));
+                        self.host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
+                        self.host.rescan().await;
                         let built = GuardrailPolicy::build(&config.guardrails, &self.host, &mut problems).await;
                         let errors: Vec<String> = problems.errors.iter().map(|p| p.to_string()).collect();
                         if errors.is_empty() {
@@ -194,7 +190,7 @@ impl Plugins {
     /// [`reload`](Self::reload) after a short debounce.
     pub fn watch(self: &Arc<Self>) {
         let changed = Arc::new(tokio::sync::Notify::new());
-        let mut paths: Vec<PathBuf> = self.host.dirs().to_vec();
+        let mut paths: Vec<PathBuf> = self.host.dirs();
         if let Some(p) = &self.config_path {
             paths.push(p.clone());
         }
@@ -237,7 +233,8 @@ pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Value>
     let p = &state.plugins;
     Json(json!({
         "plugin_dirs": p.host.dirs(),
-        "pooling_allocator": p.host.engine().pooling(),
+        "engine_started": p.host.started_engine().is_some(),
+        "pooling_allocator": p.host.started_engine().map(|e| e.pooling()),
         "plugins": p.host.status(),
         "guardrail_policy_errors": p.policy_errors(),
     }))

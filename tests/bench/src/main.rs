@@ -12,6 +12,7 @@
 
 mod hop;
 mod load;
+mod plugins;
 mod procs;
 
 use std::path::PathBuf;
@@ -153,6 +154,14 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
     }
     let loaded_rss = tianji.rss_kb();
 
+    let plugin_results = match plugins::plugin_build_dir(&bin_dir) {
+        Some(built) => Some(plugins::run(&bin_dir, &built, mock_port, CHAT_BODY, &args.concurrency, warmup, duration, idle_rss).await?),
+        None => {
+            println!("plugins: not built (run scripts/build-plugins); skipping the plugin rows");
+            None
+        }
+    };
+
     // Time to first token, concurrency 1.
     let ttft_n = 2000;
     let t_direct = ttft(mock_port, auth_direct, STREAM_BODY, ttft_n).await?;
@@ -185,6 +194,29 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
             r.cpu_us_per_req.map(|c| format!("{c:.1}")).unwrap_or_else(|| "-".into()),
             r.stats.errors
         );
+    }
+    if let Some((prows, _)) = &plugin_results {
+        for r in prows {
+            let plain = rows.iter().find(|d| d.target == "tianji" && d.concurrency == r.concurrency).map(|d| &d.stats);
+            let direct = rows.iter().find(|d| d.target == "direct" && d.concurrency == r.concurrency).map(|d| &d.stats);
+            if let (Some(p), Some(d)) = (plain, direct) {
+                println!(
+                    "{:<10} {:>4} {:>9.3} {:>9.3} {:>11.3} {:>11.3} {:>10.0} {:>13} {:>7}   ({}: +{:.3} ms p50, +{:.3} ms p99 over plain tianji)",
+                    "tianji+",
+                    r.concurrency,
+                    r.stats.p50_ms(),
+                    r.stats.p99_ms(),
+                    r.stats.p50_ms() - d.p50_ms(),
+                    r.stats.p99_ms() - d.p99_ms(),
+                    r.stats.rps(),
+                    "-",
+                    r.stats.errors,
+                    r.label,
+                    r.stats.p50_ms() - p.p50_ms(),
+                    r.stats.p99_ms() - p.p99_ms()
+                );
+            }
+        }
     }
     println!();
     println!("tianji against the bare hop:");
@@ -237,6 +269,16 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
         summary.insert("loaded_rss_mb".into(), serde_json::json!(loaded_rss.map(|k| k as f64 / 1024.0)));
         summary.insert("startup_ms".into(), serde_json::json!(startup.as_secs_f64() * 1000.0));
         summary.insert("cpu_us_per_req_c16".into(), serde_json::json!(cpu16));
+        if let Some((prows, psummary)) = &plugin_results {
+            summary.insert("plugins".into(), psummary.clone());
+            for r in prows {
+                let plain = rows.iter().find(|d| d.target == "tianji" && d.concurrency == r.concurrency).map(|d| d.stats.p50_ms());
+                summary.insert(
+                    format!("{} c{}", r.label, r.concurrency),
+                    serde_json::json!({"p50_ms": r.stats.p50_ms(), "p99_ms": r.stats.p99_ms(), "rps": r.stats.rps(), "added_p50_over_tianji_ms": plain.map(|p| r.stats.p50_ms() - p)}),
+                );
+            }
+        }
         println!("{}", serde_json::Value::Object(summary));
     }
     let _ = std::fs::remove_file(config);
