@@ -155,7 +155,16 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
     let loaded_rss = tianji.rss_kb();
 
     let plugin_results = match plugins::plugin_build_dir(&bin_dir) {
-        Some(built) => Some(plugins::run(&bin_dir, &built, mock_port, CHAT_BODY, &args.concurrency, warmup, duration, idle_rss).await?),
+        Some(built) => Some(
+            plugins::run(
+                &bin_dir,
+                &built,
+                mock_port,
+                plugins::Plan { body: CHAT_BODY, concurrency: &args.concurrency, warmup, duration },
+                idle_rss,
+            )
+            .await?,
+        ),
         None => {
             println!("plugins: not built (run scripts/build-plugins); skipping the plugin rows");
             None

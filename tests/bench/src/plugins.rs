@@ -94,17 +94,27 @@ pub struct PluginRow {
     pub stats: Stats,
 }
 
-/// Runs the plugin rows; `plain` holds plain Tianji's stats per concurrency.
+/// How each plugin row is loaded.
+pub struct Plan<'a> {
+    /// Request body.
+    pub body: &'a str,
+    /// Concurrency levels.
+    pub concurrency: &'a [usize],
+    /// Warm-up per point.
+    pub warmup: Duration,
+    /// Measurement per point.
+    pub duration: Duration,
+}
+
+/// Runs the plugin rows against the upstream on `upstream_port`.
 pub async fn run(
     bin_dir: &Path,
     built: &Path,
     upstream_port: u16,
-    body: &str,
-    concurrency: &[usize],
-    warmup: Duration,
-    duration: Duration,
+    plan: Plan<'_>,
     plain_idle_rss_kb: Option<u64>,
 ) -> Result<(Vec<PluginRow>, Value), Box<dyn std::error::Error>> {
+    let Plan { body, concurrency, warmup, duration } = plan;
     let work = std::env::temp_dir().join(format!("tianji-bench-plugins-{}", std::process::id()));
     let plugin_dir = work.join("plugins");
     let cache = work.join("cache");
