@@ -7,6 +7,7 @@
 //! only sees [`Guardrail`] trait objects and cannot tell which. The policy is
 //! swapped atomically when the config file changes or on `POST /plugins/reload`.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -46,10 +47,28 @@ impl GuardrailPolicy {
     /// Resolves the config's entries against the plugins; every problem is
     /// recorded with its path. Plugins are instantiated once here, so a
     /// config the plugin rejects fails now.
-    pub async fn build(configs: &[GuardrailConfig], plugins: &Arc<PluginHost>, problems: &mut Problems) -> Self {
+    ///
+    /// Plugins have no filesystem: a string parameter whose name ends in
+    /// `_file` (LiteLLM's `blocked_words_file`, ...) is read here, relative to
+    /// `base_dir`, and its text passed along as `<name>_content`.
+    pub async fn build(configs: &[GuardrailConfig], plugins: &Arc<PluginHost>, base_dir: Option<&Path>, problems: &mut Problems) -> Self {
         let mut entries = Vec::new();
         for c in configs {
-            let wasm = match WasmGuardrail::new(plugins.clone(), &c.guardrail_name, &c.guardrail, c.params.clone()) {
+            let mut params = c.params.clone();
+            for (key, value) in &c.params {
+                let (Some(path), true) = (value.as_str(), key.ends_with("_file")) else { continue };
+                let full = match base_dir {
+                    Some(base) if Path::new(path).is_relative() => base.join(path),
+                    _ => PathBuf::from(path),
+                };
+                match std::fs::read_to_string(&full) {
+                    Ok(text) => {
+                        params.insert(format!("{key}_content"), Value::String(text));
+                    }
+                    Err(e) => problems.error(&format!("{}.litellm_params.{key}", c.path), format!("cannot read {}: {e}", full.display())),
+                }
+            }
+            let wasm = match WasmGuardrail::new(plugins.clone(), &c.guardrail_name, &c.guardrail, params) {
                 Ok(g) => g,
                 Err(e) => {
                     problems.error(&format!("{}.litellm_params.guardrail", c.path), e);

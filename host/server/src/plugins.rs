@@ -119,11 +119,12 @@ impl Plugins {
             }
         };
         let host = Arc::new(PluginHost::new(EngineOptions::from_env(), builtin_dirs, dirs));
+        let base_dir = config_path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
         let (report, policy) = control.block_on(async {
             let report = host.rescan().await;
             let mut p = Problems::default();
-            let policy = GuardrailPolicy::build(&config.guardrails, &host, &mut p).await;
+            let policy = GuardrailPolicy::build(&config.guardrails, &host, base_dir.as_deref(), &mut p).await;
             (report, (policy, p))
         });
         let (policy, p) = policy;
@@ -162,7 +163,7 @@ impl Plugins {
                         problems.errors.retain(|p| p.path.starts_with("guardrails"));
                         self.host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
                         self.host.rescan().await;
-                        let built = GuardrailPolicy::build(&config.guardrails, &self.host, &mut problems).await;
+                        let built = GuardrailPolicy::build(&config.guardrails, &self.host, path.parent(), &mut problems).await;
                         let errors: Vec<String> = problems.errors.iter().map(|p| p.to_string()).collect();
                         if errors.is_empty() {
                             tracing::info!(guardrails = built.entries.len(), "guardrail policy reloaded");

@@ -256,3 +256,45 @@ fn start_up_names_every_guardrail_problem() {
     assert!(err.contains("guardrails[0].litellm_params.guardrail: no plugin named \"no_such_plugin\""), "{err}");
     assert!(err.contains("guardrails[1].litellm_params:") && err.contains("`url` is required"), "{err}");
 }
+
+#[tokio::test]
+async fn content_filter_masks_and_blocks_as_litellm_does() {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    std::fs::write(cfg_dir.path().join("words.yaml"), "blocked_words:\n  - keyword: project zeus\n    action: MASK\n").unwrap();
+    let p = Proxy::start(
+        r#"guardrails:
+  - guardrail_name: pii
+    litellm_params:
+      guardrail: litellm_content_filter
+      mode: [pre_call, post_call]
+      default_on: true
+      patterns:
+        - {pattern_type: prebuilt, pattern_name: email, action: MASK}
+        - {pattern_type: prebuilt, pattern_name: us_ssn, action: BLOCK}
+      blocked_words:
+        - {keyword: confidential, action: BLOCK, description: Internal only}
+      blocked_words_file: words.yaml
+      categories:
+        - {category: harmful_self_harm, action: BLOCK}
+"#,
+        None,
+        Some(&cfg_dir.path().join("config.yaml")),
+    )
+    .await;
+    let (status, body, _) = p.chat("write to jane@example.com about Project Zeus", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let sent = p.mock.last_request().unwrap()["body"]["messages"][0]["content"].clone();
+    assert_eq!(sent, "write to [EMAIL_REDACTED] about [KEYWORD_REDACTED]");
+    // The mock echoes the (masked) text; post_call masks what it answers too.
+    assert_eq!(content(&body), "mock answer to: write to [EMAIL_REDACTED] about [KEYWORD_REDACTED]");
+
+    let (status, body, _) = p.chat("my ssn is 123-45-6789", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Content blocked: us_ssn pattern detected"), "{body}");
+    assert_eq!(body["error"]["details"]["violation"]["pattern"], "us_ssn");
+    let (status, body, _) = p.chat("this is Confidential", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("keyword 'confidential' detected (Internal only)"), "{body}");
+    let (status, _, _) = p.chat("I want to end my life", json!({})).await;
+    assert_eq!(status, 400);
+}

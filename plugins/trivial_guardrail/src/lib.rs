@@ -6,7 +6,7 @@ use tianji_plugin_sdk::guardrail::{Guardrail, RequestVerdict};
 use tianji_plugin_sdk::{CallContext, ChatRequest, Config};
 
 /// The configured word.
-struct Trivial {
+pub struct Trivial {
     word: String,
 }
 
@@ -23,4 +23,5 @@ impl Guardrail for Trivial {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
 tianji_plugin_sdk::export_guardrail!(Trivial);

@@ -13,16 +13,19 @@ use tianji_plugin_sdk::{CallContext, ChatRequest, ChatResponse, Config, Message}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Settings {
+/// The fixture's settings.
+pub struct Settings {
     on_request: Option<String>,
     on_response: Option<String>,
     word: Option<String>,
     url: Option<String>,
 }
 
-struct TestGuardrail(Settings);
+/// The fixture guardrail.
+pub struct TestGuardrail(Settings);
 
-fn redact(m: &mut Message, word: &str) {
+/// Replaces `word` with `[REDACTED]` in a message.
+pub fn redact(m: &mut Message, word: &str) {
     m.map_text(|t| t.contains(word).then(|| t.replace(word, "[REDACTED]")));
 }
 
@@ -106,4 +109,5 @@ impl Guardrail for TestGuardrail {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
 tianji_plugin_sdk::export_guardrail!(TestGuardrail);
