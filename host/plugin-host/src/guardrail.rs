@@ -11,6 +11,7 @@ use tianji_core::types::{ChatRequest, ChatResponse};
 
 use crate::bindings::guardrail::exports::tianji::plugin::guardrail as wit;
 use crate::convert;
+use crate::manifest::HostPattern;
 use crate::pool::{CallError, InstancePool};
 use crate::registry::{PluginHost, PluginSlot, Pre};
 use crate::state::Grant;
@@ -77,13 +78,38 @@ impl WasmGuardrail {
             instance: self.name.clone(),
             config_json: Value::Object(config).to_string(),
             secrets: PluginHost::secrets_for(&version.manifest),
-            allowed_hosts: version.manifest.allowed_hosts.clone(),
+            allowed_hosts: self.allowed_hosts(&version.manifest.allowed_hosts),
             memory_bytes: (version.manifest.limits.memory_mb as usize).saturating_mul(1 << 20),
             stats: self.slot.stats.clone(),
         });
         let pool = Arc::new(InstancePool::new(engine.engine().clone(), pre.clone(), grant, version.manifest.limits.clone(), version.id));
         self.pool.store(Some(pool.clone()));
         Ok(pool)
+    }
+
+    /// The manifest's hosts, plus what the operator's config grants: the
+    /// guardrail's `allowed_hosts` and the host of its `api_base` (so a
+    /// LiteLLM config for an HTTP guardrail works unchanged).
+    fn allowed_hosts(&self, manifest: &[HostPattern]) -> Vec<HostPattern> {
+        let mut hosts = manifest.to_vec();
+        if let Some(list) = self.params.get("allowed_hosts").and_then(Value::as_array) {
+            for h in list.iter().filter_map(Value::as_str) {
+                match HostPattern::parse(h) {
+                    Ok(p) => hosts.push(p),
+                    Err(e) => tracing::warn!(guardrail = %self.name, "ignoring allowed_hosts entry: {e}"),
+                }
+            }
+        }
+        if let Some(base) = self.params.get("api_base").and_then(Value::as_str)
+            && let Ok(uri) = base.parse::<http::Uri>()
+            && let Some(host) = uri.host()
+        {
+            let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+            if let Ok(p) = HostPattern::parse(&format!("{host}:{port}")) {
+                hosts.push(p);
+            }
+        }
+        hosts
     }
 
     /// Makes one instance now (running the plugin's `init` with this

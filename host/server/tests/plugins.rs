@@ -73,7 +73,7 @@ impl Proxy {
 
 fn config(base: &str, guardrails: &str) -> String {
     format!(
-        "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_base: {base}\n      api_key: sk-up\n{guardrails}"
+        "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_base: {base}\n      api_key: sk-up\n  - model_name: gpt-tools\n    litellm_params:\n      model: openai/gpt-tools\n      api_base: {base}\n      api_key: sk-up\n{guardrails}"
     )
 }
 
@@ -297,4 +297,97 @@ async fn content_filter_masks_and_blocks_as_litellm_does() {
     assert!(body["error"]["message"].as_str().unwrap().contains("keyword 'confidential' detected (Internal only)"), "{body}");
     let (status, _, _) = p.chat("I want to end my life", json!({})).await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn tool_permission_rewrites_offered_tools_and_blocks_calls() {
+    let p = Proxy::start(
+        r#"guardrails:
+  - guardrail_name: offered
+    litellm_params:
+      guardrail: tool_permission
+      mode: pre_call
+      default_on: true
+      rules:
+        - {id: weather_ok, tool_name: "get_.*", decision: allow}
+      on_disallowed_action: rewrite
+  - guardrail_name: calls
+    litellm_params:
+      guardrail: tool_permission
+      mode: post_call
+      rules:
+        - {id: no_weather, tool_name: get_weather, decision: deny}
+      default_action: allow
+"#,
+        None,
+        None,
+    )
+    .await;
+    let tools = json!([
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}},
+        {"type": "function", "function": {"name": "delete_everything", "parameters": {"type": "object"}}}
+    ]);
+    let (status, body, _) = p.chat("weather?", json!({"model": "gpt", "tools": tools})).await;
+    assert_eq!(status, 200, "{body}");
+    let sent = p.mock.last_request().unwrap()["body"]["tools"].clone();
+    assert_eq!(sent.as_array().unwrap().len(), 1, "{sent}");
+    assert_eq!(sent[0]["function"]["name"], "get_weather");
+
+    // The mock answers with a get_weather tool call when the model name says "tools".
+    let (status, body, _) = p.chat("weather?", json!({"model": "gpt-tools", "tools": tools})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    let (status, body, _) = p.chat("weather?", json!({"model": "gpt-tools", "tools": tools, "guardrails": ["calls"]})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Tool 'get_weather' denied by rule 'no_weather'"), "{body}");
+    assert_eq!(body["error"]["details"]["violation"]["detection_message"], "Tool 'get_weather' denied by rule 'no_weather'");
+}
+
+#[tokio::test]
+async fn generic_guardrail_api_speaks_litellms_wire_format() {
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let guard = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/beta/litellm_basic_guardrail_api"))
+        .and(header("x-api-key", "gk-test"))
+        .and(header("x-tenant", "acme"))
+        .and(body_partial_json(
+            json!({"input_type": "request", "texts": ["block me please"], "additional_provider_specific_params": {"policy": "strict"}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"action": "BLOCKED", "blocked_reason": "policy says no"})))
+        .mount(&guard)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/litellm_basic_guardrail_api"))
+        .and(body_partial_json(json!({"input_type": "request", "texts": ["my name is Alice"]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"action": "GUARDRAIL_INTERVENED", "texts": ["my name is [NAME]"]})))
+        .mount(&guard)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/litellm_basic_guardrail_api"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"action": "NONE"})))
+        .mount(&guard)
+        .await;
+    let p = Proxy::start(
+        &format!(
+            "guardrails:\n  - guardrail_name: remote\n    litellm_params:\n      guardrail: generic_guardrail_api\n      mode: pre_call\n      default_on: true\n      api_base: {}\n      api_key: gk-test\n      headers: {{x-tenant: acme}}\n      additional_provider_specific_params: {{policy: strict}}\n",
+            guard.uri()
+        ),
+        None,
+        None,
+    )
+    .await;
+    let (status, body, _) = p.chat("block me please", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("policy says no"), "{body}");
+    let (status, body, _) = p.chat("my name is Alice", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(p.mock.last_request().unwrap()["body"]["messages"][0]["content"], "my name is [NAME]");
+    let (status, _, _) = p.chat("hello", json!({})).await;
+    assert_eq!(status, 200);
+    let seen = guard.received_requests().await.unwrap();
+    let first: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(first["litellm_call_id"].as_str().map(str::len), Some(36), "{first}");
+    assert_eq!(first["structured_messages"][0]["role"], "user");
 }
