@@ -10,9 +10,11 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod bound;
 pub mod convert;
 pub mod engine;
 pub mod guardrail;
+pub mod logger;
 pub mod manifest;
 pub mod pool;
 pub mod registry;

@@ -24,8 +24,8 @@ use crate::stats::PluginStats;
 use crate::worlds::{GuardrailWorld, LoggerWorld, PromptWorld};
 
 /// The linked form of a version, per kind.
-#[allow(dead_code, reason = "the logger and prompt-source adapters read their variants; they land after the guardrail pipeline")]
-pub(crate) enum Pre {
+#[doc(hidden)]
+pub enum Pre {
     Guardrail(<GuardrailWorld as World>::Pre),
     Logger(<LoggerWorld as World>::Pre),
     Prompt(<PromptWorld as World>::Pre),
@@ -49,7 +49,8 @@ pub struct PluginVersion {
     pub from_cache: bool,
     /// Compile or cache-load time.
     pub load_time: Duration,
-    pub(crate) pre: Pre,
+    #[doc(hidden)]
+    pub pre: Pre,
 }
 
 /// State of a plugin as `/plugins` shows it.

@@ -5,8 +5,10 @@ use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::bindings::{guardrail, logger, prompt};
+use crate::bound::PickPre;
 use crate::engine::PluginEngine;
 use crate::pool::{CallError, World};
+use crate::registry::Pre;
 use crate::state::PluginState;
 
 fn init_result(r: wasmtime::Result<Result<(), String>>) -> Result<(), CallError> {
@@ -75,5 +77,32 @@ impl World for PromptWorld {
         let instance = pre.instantiate_async(&mut *store).await.map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
         init_result(instance.tianji_plugin_prompt_source().call_init(&mut *store).await)?;
         Ok(instance)
+    }
+}
+
+impl PickPre for GuardrailWorld {
+    fn pick(pre: &Pre) -> Option<&Self::Pre> {
+        if let Pre::Guardrail(p) = pre { Some(p) } else { None }
+    }
+    fn kind_name() -> &'static str {
+        "guardrail"
+    }
+}
+
+impl PickPre for LoggerWorld {
+    fn pick(pre: &Pre) -> Option<&Self::Pre> {
+        if let Pre::Logger(p) = pre { Some(p) } else { None }
+    }
+    fn kind_name() -> &'static str {
+        "logger"
+    }
+}
+
+impl PickPre for PromptWorld {
+    fn pick(pre: &Pre) -> Option<&Self::Pre> {
+        if let Pre::Prompt(p) = pre { Some(p) } else { None }
+    }
+    fn kind_name() -> &'static str {
+        "prompt-source"
     }
 }

@@ -45,6 +45,8 @@ pub struct Extracted {
     pub ctx: CallContext,
     /// Per-request `mock_response`.
     pub mock_response: Option<Value>,
+    /// The request's messages for call logs, when a logger wants them.
+    pub log_messages: Option<Value>,
 }
 
 fn as_bool(v: Option<Value>) -> bool {
@@ -142,7 +144,7 @@ pub fn extract(
         ctx.tags.extend(t.iter().filter_map(|t| t.as_str().map(str::to_owned)));
     }
     ctx.end_user = user.map(str::to_owned);
-    Ok(Extracted { controls, ctx, mock_response })
+    Ok(Extracted { controls, ctx, mock_response, log_messages: None })
 }
 
 #[cfg(test)]

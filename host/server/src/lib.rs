@@ -11,6 +11,7 @@ pub mod error;
 pub mod guardrails;
 pub mod handlers;
 pub mod headers;
+pub mod logging;
 pub mod per_core;
 pub mod plugins;
 pub mod sse;

@@ -138,6 +138,7 @@ fn run(cli: &Cli) -> ExitCode {
         tracing::warn!("ignored: {path}");
     }
     loaded.state.plugins.watch();
+    let plugins = loaded.state.plugins.clone();
     let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let addr = match (cli.host.as_str(), cli.port).to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(a) => a,
@@ -164,6 +165,8 @@ fn run(cli: &Cli) -> ExitCode {
             })
         }
     };
+    // Accepted call logs are delivered before exit.
+    plugins.flush_logs(grace.max(Duration::from_secs(5)));
     match result {
         Ok(()) => {
             tracing::info!("stopped");

@@ -17,6 +17,7 @@ use tianji_plugin_host::registry::PluginHost;
 
 use crate::auth::Caller;
 use crate::guardrails::GuardrailPolicy;
+use crate::logging::LogPipeline;
 use crate::state::AppState;
 
 /// How long file events are collected before a rescan.
@@ -90,6 +91,8 @@ pub struct Plugins {
     pub host: Arc<PluginHost>,
     /// The guardrail policy; swapped on reload.
     pub policy: ArcSwap<GuardrailPolicy>,
+    /// Call-log delivery.
+    pub logging: LogPipeline,
     /// The background runtime.
     pub control: ControlRuntime,
     /// The config file, re-read for `guardrails:` changes.
@@ -121,13 +124,16 @@ impl Plugins {
         let host = Arc::new(PluginHost::new(EngineOptions::from_env(), builtin_dirs, dirs));
         let base_dir = config_path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
-        let (report, policy) = control.block_on(async {
+        let handle = control.handle().clone();
+        let (report, policy, logging) = control.block_on(async {
             let report = host.rescan().await;
             let mut p = Problems::default();
             let policy = GuardrailPolicy::build(&config.guardrails, &host, base_dir.as_deref(), &mut p).await;
-            (report, (policy, p))
+            let logging = LogPipeline::build(config, &host, &handle, &mut p).await;
+            (report, (policy, p), logging)
         });
         let (policy, p) = policy;
+        problems.ignored.extend(p.ignored);
         problems.errors.extend(p.errors);
         for (name, error) in &report.failed {
             let used = config.guardrails.iter().any(|g| &g.guardrail == name);
@@ -138,6 +144,7 @@ impl Plugins {
         Some(Self {
             host,
             policy: ArcSwap::from_pointee(policy),
+            logging,
             control,
             config_path,
             policy_source: Mutex::new(raw_guardrails),
@@ -218,6 +225,11 @@ impl Plugins {
         });
     }
 
+    /// Flushes every logger's queue (call at shutdown).
+    pub fn flush_logs(&self, grace: Duration) {
+        self.control.block_on(self.logging.shutdown(grace));
+    }
+
     /// The rejected policy change's errors, if the last one was rejected.
     pub fn policy_errors(&self) -> Vec<String> {
         self.policy_errors.lock().map(|e| e.clone()).unwrap_or_default()
@@ -238,6 +250,13 @@ pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Value>
         "pooling_allocator": p.host.started_engine().map(|e| e.pooling()),
         "plugins": p.host.status(),
         "guardrail_policy_errors": p.policy_errors(),
+        "loggers": p.logging.sinks().iter().map(|s| json!({
+            "name": s.name,
+            "queued": s.stats.queued.load(std::sync::atomic::Ordering::Relaxed),
+            "delivered": s.stats.delivered.load(std::sync::atomic::Ordering::Relaxed),
+            "failed": s.stats.failed.load(std::sync::atomic::Ordering::Relaxed),
+            "dropped": s.stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        })).collect::<Vec<_>>(),
     }))
 }
 

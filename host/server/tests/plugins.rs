@@ -157,7 +157,7 @@ async fn misbehaving_plugins_are_contained_and_reported() {
     for action in ["loop", "trap", "alloc", "garbage", "error", "http"] {
         for policy in ["fail_closed", "fail_open"] {
             yaml.push_str(&format!(
-                "  - guardrail_name: {action}-{policy}\n    litellm_params: {{guardrail: bad, mode: pre_call, failure_policy: {policy}, on_request: {action}, url: 'http://203.0.113.9:80/x'}}\n"
+                "  - guardrail_name: {action}-{policy}\n    litellm_params: {{guardrail: bad, mode: pre_call, failure_policy: {policy}, on_request: {action}, target: 'http://203.0.113.9:80/x'}}\n"
             ));
         }
     }
@@ -254,7 +254,7 @@ fn start_up_names_every_guardrail_problem() {
     );
     let err = tianji_server::load_str(&yaml, Env::isolated([])).err().expect("config must fail").to_string();
     assert!(err.contains("guardrails[0].litellm_params.guardrail: no plugin named \"no_such_plugin\""), "{err}");
-    assert!(err.contains("guardrails[1].litellm_params:") && err.contains("`url` is required"), "{err}");
+    assert!(err.contains("guardrails[1].litellm_params:") && err.contains("`target` is required"), "{err}");
 }
 
 #[tokio::test]
@@ -390,4 +390,52 @@ async fn generic_guardrail_api_speaks_litellms_wire_format() {
     let first: Value = serde_json::from_slice(&seen[0].body).unwrap();
     assert_eq!(first["litellm_call_id"].as_str().map(str::len), Some(36), "{first}");
     assert_eq!(first["structured_messages"][0]["role"], "user");
+}
+
+#[tokio::test]
+async fn webhook_logger_batches_call_logs() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let sink = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ingest"))
+        .and(header("authorization", "Bearer log-key"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&sink)
+        .await;
+    let p = Proxy::start(
+        &format!(
+            "litellm_settings:\n  success_callback: [webhook]\n  failure_callback: [webhook]\ncallback_settings:\n  webhook:\n    url: {}/ingest\n    headers: {{authorization: Bearer log-key}}\n    batch_size: 2\n    flush_interval: 60\n",
+            sink.uri()
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(p.chat("one", json!({})).await.0, 200);
+    assert_eq!(p.chat("two", json!({"metadata": {"team": "a"}})).await.0, 200);
+    assert_eq!(p.chat("three", json!({"model": "no-such-model"})).await.0, 400);
+    // Two events make a full batch; the third waits for the interval or for shutdown.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sink.received_requests().await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no batch arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p.state.plugins.logging.shutdown(Duration::from_secs(5)).await;
+    let batches = sink.received_requests().await.unwrap();
+    assert_eq!(batches.len(), 2, "a full batch, then the rest at shutdown");
+    let first: Value = serde_json::from_slice(&batches[0].body).unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 2);
+    let e = &first[0];
+    assert_eq!(
+        (e["status"].as_str(), e["call_type"].as_str(), e["model_group"].as_str()),
+        (Some("success"), Some("acompletion"), Some("gpt"))
+    );
+    assert!(e["prompt_tokens"].as_u64().unwrap() > 0, "{e}");
+    assert_eq!(e["messages"][0]["content"], "one");
+    assert_eq!(e["response"]["object"], "chat.completion");
+    assert_eq!(first[1]["metadata"]["team"], "a");
+    let last: Value = serde_json::from_slice(&batches[1].body).unwrap();
+    assert_eq!(last[0]["status"], "failure");
+    assert!(last[0]["error_str"].as_str().unwrap().contains("no-such-model"), "{last}");
 }

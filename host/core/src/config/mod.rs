@@ -95,6 +95,8 @@ pub struct Config {
     pub general_settings: GeneralSettings,
     /// `guardrails`, in file order.
     pub guardrails: Vec<guardrails::GuardrailConfig>,
+    /// `callback_settings`: per-logger settings, by callback name.
+    pub callback_settings: Map<String, Value>,
     /// The environment references were resolved against (with `environment_variables` applied).
     pub env: Env,
 }
@@ -268,6 +270,14 @@ pub struct LitellmSettings {
     pub default_fallbacks: Vec<String>,
     /// Drop unsupported parameters for non-OpenAI providers.
     pub drop_params: bool,
+    /// Loggers for every call (`callbacks`).
+    pub callbacks: Vec<String>,
+    /// Loggers for successful calls.
+    pub success_callback: Vec<String>,
+    /// Loggers for failed calls.
+    pub failure_callback: Vec<String>,
+    /// Keep request and response bodies out of logs.
+    pub turn_off_message_logging: bool,
 }
 
 /// `general_settings`.
@@ -345,6 +355,10 @@ impl Config {
         }
         if let Some(s) = top.section("general_settings", problems) {
             config.general_settings = parse_general_settings(s, problems);
+        }
+        if let Some(s) = top.section("callback_settings", problems) {
+            let mut s = s;
+            config.callback_settings = s.take_rest();
         }
         if let Some(items) = top.list("guardrails", problems) {
             config.guardrails = guardrails::parse(items, problems);
@@ -536,6 +550,10 @@ fn parse_litellm_settings(mut s: Section, problems: &mut Problems) -> LitellmSet
         content_policy_fallbacks: parse_fallbacks(&mut s, "content_policy_fallbacks", problems),
         default_fallbacks: s.string_list("default_fallbacks", problems).unwrap_or_default(),
         drop_params: s.bool("drop_params", problems).unwrap_or(false),
+        callbacks: s.string_list("callbacks", problems).unwrap_or_default(),
+        success_callback: s.string_list("success_callback", problems).unwrap_or_default(),
+        failure_callback: s.string_list("failure_callback", problems).unwrap_or_default(),
+        turn_off_message_logging: s.bool("turn_off_message_logging", problems).unwrap_or(false),
     };
     s.finish(problems);
     l

@@ -86,6 +86,10 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
     if state.router.settings().pre_call_checks {
         extracted.controls.prompt_tokens = Some(req.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum());
     }
+    let logging = &state.plugins.logging;
+    if !logging.is_empty() && !logging.redact_messages {
+        extracted.log_messages = serde_json::to_value(&req.messages).ok();
+    }
     let model = req.model.clone();
     let drop_params = state.router.settings().drop_params;
     let mock = extracted.mock_response.clone();
@@ -270,8 +274,12 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
         let mut r = req.clone();
         r.model.clone_from(model);
         let state = state.clone();
-        let mut ex =
-            Extracted { controls: extracted.controls.clone(), ctx: extracted.ctx.clone(), mock_response: extracted.mock_response.clone() };
+        let mut ex = Extracted {
+            controls: extracted.controls.clone(),
+            ctx: extracted.ctx.clone(),
+            mock_response: extracted.mock_response.clone(),
+            log_messages: extracted.log_messages.clone(),
+        };
         ex.ctx.call_id = tianji_core::new_call_id();
         let model = model.clone();
         async move {

@@ -67,7 +67,13 @@ where
     let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
         Ok(routed) => on_ok(routed).await,
-        Err(failure) => (failed(call_id, failure.error, &failure.meta, started), failure.meta),
+        Err(failure) => {
+            if !state.plugins.logging.is_empty() {
+                let event = crate::logging::event(extracted, &failure.meta, started, None, Some(failure.error.message.clone()), None);
+                state.plugins.logging.submit(event);
+            }
+            (failed(call_id, failure.error, &failure.meta, started), failure.meta)
+        }
     };
     record_request(route, &meta, response.status(), started);
     tracing::debug!(call_id = %call_id, model, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request done");
@@ -120,6 +126,7 @@ where
         };
         match value.to_bytes() {
             Ok(body) => {
+                let log_body = (!state.plugins.logging.is_empty()).then(|| body.clone());
                 let mut resp = (StatusCode::OK, body).into_response();
                 let h = resp.headers_mut();
                 h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -129,8 +136,13 @@ where
                         h.append(name, v.clone());
                     }
                 }
-                if let Some(u) = value.usage() {
-                    add_cost(h, &meta, u.prompt_tokens, u.completion_tokens);
+                let usage = value.usage().map(|u| (u.prompt_tokens, u.completion_tokens));
+                if let Some((p, c)) = usage {
+                    add_cost(h, &meta, p, c);
+                }
+                if let Some(b) = log_body {
+                    let response = serde_json::from_slice(&b).ok();
+                    state.plugins.logging.submit(crate::logging::event(extracted, &meta, started, usage, None, response));
                 }
                 (resp, meta)
             }
@@ -157,9 +169,16 @@ where
 {
     let call_id = &extracted.ctx.call_id;
     route(state, route_name, model, extracted, started, op, async |Routed { value, meta, in_flight }| {
-        // The deployment counts the stream as in flight until the body is done or dropped.
-        let body: Body = sse::body(call_id, value, move |_chunk: &Reply<T>| {
+        // The deployment counts the stream as in flight until the body is done
+        // or dropped; the call log is sent then too, with the final usage.
+        let mut log = (!state.plugins.logging.is_empty()).then(|| {
+            crate::logging::StreamLog::new(state.plugins.clone(), crate::logging::event(extracted, &meta, started, None, None, None), &meta)
+        });
+        let body: Body = sse::body(call_id, value, move |chunk: &Reply<T>| {
             let _ = &in_flight;
+            if let (Some(log), Some(u)) = (&mut log, chunk.usage()) {
+                log.usage(u.prompt_tokens, u.completion_tokens);
+            }
         });
         let mut resp = (StatusCode::OK, body).into_response();
         let h = resp.headers_mut();

@@ -4,7 +4,7 @@
 //!   (replace `word` with `[REDACTED]`), `loop` (never returns), `trap`
 //!   (panics), `alloc` (tries to allocate 1 GiB), `garbage` (returns a
 //!   modified request with an invalid role), `error` (returns an error),
-//!   `http` (POSTs to `url` and blocks with the answer's text);
+//!   `http` (POSTs to `target` and blocks with the answer's text);
 //! - `word`: act only when the text contains it (default: always).
 
 use serde::Deserialize;
@@ -18,7 +18,7 @@ pub struct Settings {
     on_request: Option<String>,
     on_response: Option<String>,
     word: Option<String>,
-    url: Option<String>,
+    target: Option<String>,
 }
 
 /// The fixture guardrail.
@@ -56,8 +56,8 @@ impl TestGuardrail {
 impl Guardrail for TestGuardrail {
     fn new(config: &Config) -> Result<Self, String> {
         let s: Settings = config.parse()?;
-        if s.on_request.as_deref() == Some("http") && s.url.is_none() {
-            return Err("`url` is required with on_request: http".into());
+        if s.on_request.as_deref() == Some("http") && s.target.is_none() {
+            return Err("`target` is required with on_request: http".into());
         }
         Ok(Self(s))
     }
@@ -82,7 +82,7 @@ impl Guardrail for TestGuardrail {
                 RequestVerdict::Modify(r)
             }
             "http" => {
-                let url = self.0.url.as_deref().unwrap_or_default();
+                let url = self.0.target.as_deref().unwrap_or_default();
                 let resp = tianji_plugin_sdk::http::post_json(url, &[], &serde_json::json!({ "text": request.all_text() }))?;
                 RequestVerdict::block(format!("remote said: {}", resp.text()), serde_json::json!({ "status": resp.status }))
             }
