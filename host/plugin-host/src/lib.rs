@@ -17,6 +17,7 @@ pub mod guardrail;
 pub mod logger;
 pub mod manifest;
 pub mod pool;
+pub mod prompt;
 pub mod registry;
 pub mod state;
 pub mod stats;

@@ -76,13 +76,13 @@ mod tests {
 
     #[test]
     fn missing_field_is_named() {
-        let e = decode::<ChatRequest>(br#"{"model":"m"}"#).expect_err("error");
-        assert_eq!(e.param.as_deref(), Some("messages"));
-        assert_eq!(e.status.as_u16(), 400);
+        // A missing `messages` decodes (a managed prompt may supply them); the
+        // handler refuses it with param `messages` when no prompt does.
         let e = decode::<ChatRequest>(br#"{"model":"m", "messages": [}"#).expect_err("error");
         assert!(e.message.starts_with("Malformed JSON"), "{}", e.message);
         let e = decode::<ChatRequest>(br#"{"model":"m","messages":"hi"}"#).expect_err("error");
         assert_eq!(e.param.as_deref(), Some("messages"));
+        assert_eq!(e.status.as_u16(), 400);
         let e =
             decode::<ChatRequest>(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).expect_err("error");
         assert_eq!(e.param.as_deref(), Some("temperature"));

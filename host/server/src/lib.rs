@@ -14,6 +14,7 @@ pub mod headers;
 pub mod logging;
 pub mod per_core;
 pub mod plugins;
+pub mod prompts;
 pub mod sse;
 pub mod state;
 pub mod telemetry;

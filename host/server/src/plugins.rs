@@ -18,6 +18,7 @@ use tianji_plugin_host::registry::PluginHost;
 use crate::auth::Caller;
 use crate::guardrails::GuardrailPolicy;
 use crate::logging::LogPipeline;
+use crate::prompts::PromptRegistry;
 use crate::state::AppState;
 
 /// How long file events are collected before a rescan.
@@ -93,6 +94,8 @@ pub struct Plugins {
     pub policy: ArcSwap<GuardrailPolicy>,
     /// Call-log delivery.
     pub logging: LogPipeline,
+    /// Managed prompts.
+    pub prompts: PromptRegistry,
     /// The background runtime.
     pub control: ControlRuntime,
     /// The config file, re-read for `guardrails:` changes.
@@ -130,8 +133,10 @@ impl Plugins {
             let mut p = Problems::default();
             let policy = GuardrailPolicy::build(&config.guardrails, &host, base_dir.as_deref(), &mut p).await;
             let logging = LogPipeline::build(config, &host, &handle, &mut p).await;
-            (report, (policy, p), logging)
+            let prompts = PromptRegistry::build(&config.prompts, &host, base_dir.as_deref(), &mut p).await;
+            (report, (policy, p), (logging, prompts))
         });
+        let (logging, prompts) = logging;
         let (policy, p) = policy;
         problems.ignored.extend(p.ignored);
         problems.errors.extend(p.errors);
@@ -145,6 +150,7 @@ impl Plugins {
             host,
             policy: ArcSwap::from_pointee(policy),
             logging,
+            prompts,
             control,
             config_path,
             policy_source: Mutex::new(raw_guardrails),

@@ -439,3 +439,53 @@ async fn webhook_logger_batches_call_logs() {
     assert_eq!(last[0]["status"], "failure");
     assert!(last[0]["error_str"].as_str().unwrap().contains("no-such-model"), "{last}");
 }
+
+#[tokio::test]
+async fn managed_prompts_resolve_before_routing() {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cfg_dir.path().join("support.prompt"),
+        "---\nmodel: gpt\ntemperature: 0.25\n---\nSystem: You help {{company}} customers.\nUser: My name is {{name}}.\n",
+    )
+    .unwrap();
+    let p = Proxy::start(
+        "prompts:\n  - prompt_id: support\n    litellm_params:\n      prompt_integration: dotprompt\n      prompt_file: support.prompt\n",
+        None,
+        Some(&cfg_dir.path().join("config.yaml")),
+    )
+    .await;
+    let resp = p
+        .client
+        .post(format!("{}/v1/chat/completions", p.base))
+        .json(&json!({"model": "ignored-by-template", "prompt_id": "support", "prompt_variables": {"company": "Acme", "name": "Ana"},
+                      "messages": [{"role": "user", "content": "Where is my order?"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let sent = p.mock.last_request().unwrap()["body"].clone();
+    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "You help Acme customers."}));
+    assert_eq!(sent["messages"][1]["content"], "My name is Ana.");
+    assert_eq!(sent["messages"][2]["content"], "Where is my order?");
+    assert_eq!(sent["temperature"], 0.25);
+    assert!(sent.get("prompt_id").is_none() && sent.get("prompt_variables").is_none(), "{sent}");
+
+    let resp = p
+        .client
+        .post(format!("{}/v1/chat/completions", p.base))
+        .json(&json!({"prompt_id": "support", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("not given: company, name"), "{body}");
+    let resp = p
+        .client
+        .post(format!("{}/v1/chat/completions", p.base))
+        .json(&json!({"model": "gpt", "prompt_id": "nope", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}

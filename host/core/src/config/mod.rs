@@ -13,6 +13,7 @@
 
 pub mod env;
 pub mod guardrails;
+pub mod prompts;
 pub mod walk;
 
 use std::collections::BTreeMap;
@@ -95,6 +96,8 @@ pub struct Config {
     pub general_settings: GeneralSettings,
     /// `guardrails`, in file order.
     pub guardrails: Vec<guardrails::GuardrailConfig>,
+    /// `prompts`: managed prompts.
+    pub prompts: Vec<prompts::PromptConfig>,
     /// `callback_settings`: per-logger settings, by callback name.
     pub callback_settings: Map<String, Value>,
     /// The environment references were resolved against (with `environment_variables` applied).
@@ -359,6 +362,9 @@ impl Config {
         if let Some(s) = top.section("callback_settings", problems) {
             let mut s = s;
             config.callback_settings = s.take_rest();
+        }
+        if let Some(items) = top.list("prompts", problems) {
+            config.prompts = prompts::parse(items, problems);
         }
         if let Some(items) = top.list("guardrails", problems) {
             config.guardrails = guardrails::parse(items, problems);

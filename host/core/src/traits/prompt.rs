@@ -24,6 +24,8 @@ pub struct PromptError {
     pub message: String,
     /// The prompt does not exist (404) rather than the source failing.
     pub not_found: bool,
+    /// Variables the prompt needs that the request did not give (400).
+    pub missing_variables: Vec<String>,
 }
 
 /// A store of managed prompts.

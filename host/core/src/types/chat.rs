@@ -15,7 +15,8 @@ pub struct ChatRequest {
     /// Model group (or `provider/model` for wildcard routes); may come from the URL instead.
     #[serde(default)]
     pub model: String,
-    /// The conversation.
+    /// The conversation (may be empty when `prompt_id` supplies it).
+    #[serde(default)]
     pub messages: Vec<Message>,
     /// Stream the answer as server-sent events.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

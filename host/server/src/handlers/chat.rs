@@ -50,6 +50,9 @@ pub async fn chat_completions_for(
 
 async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Response {
     let started = Instant::now();
+    if let Err(e) = state.plugins.prompts.apply(&mut req).await {
+        return ApiError::from(e).into_response();
+    }
     if let Err(e) = validate(&req) {
         return ApiError::from(e).into_response();
     }
