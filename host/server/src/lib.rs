@@ -17,6 +17,7 @@ pub mod plugins;
 pub mod prompts;
 pub mod sse;
 pub mod state;
+pub mod stream_guard;
 pub mod telemetry;
 
 use std::future::Future;

@@ -66,6 +66,33 @@ impl Proxy {
         (status, resp.json().await.unwrap_or(Value::Null), headers)
     }
 
+    /// Streams a chat; returns the assembled text and the error event's message, if any.
+    async fn stream(&self, text: &str, extra: Value) -> (String, Option<String>) {
+        let mut body = json!({"model": "gpt", "stream": true, "messages": [{"role": "user", "content": text}]});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let resp = self.client.post(format!("{}/v1/chat/completions", self.base)).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let raw = resp.text().await.unwrap();
+        let (mut out, mut error, mut done) = (String::new(), None, false);
+        for line in raw.lines().filter_map(|l| l.strip_prefix("data: ")) {
+            if line == "[DONE]" {
+                done = true;
+                continue;
+            }
+            let v: Value = serde_json::from_str(line).unwrap();
+            if let Some(m) = v["error"]["message"].as_str() {
+                error = Some(m.to_string());
+            }
+            if let Some(t) = v["choices"][0]["delta"]["content"].as_str() {
+                out.push_str(t);
+            }
+        }
+        assert_eq!(done, error.is_none(), "[DONE] ends a clean stream only: {raw}");
+        (out, error)
+    }
+
     async fn get(&self, path: &str) -> Value {
         self.client.get(format!("{}{path}", self.base)).send().await.unwrap().json().await.unwrap()
     }
@@ -135,8 +162,19 @@ async fn pre_during_and_post_call_verdicts() {
     // Unknown guardrail names are the client's error; streams refuse post_call checks clearly.
     let (status, body, _) = p.chat("hi", json!({"guardrails": ["nope"]})).await;
     assert_eq!((status, body["error"]["param"].as_str()), (400, Some("guardrails")), "{body}");
-    let (status, body, _) = p.chat("hi", json!({"guardrails": ["answer-filter"], "stream": true})).await;
-    assert_eq!(status, 501, "{body}");
+
+    // Streams: post-call guardrails check rolling windows and the end.
+    let long = format!("{} cherry {}", "a".repeat(300), "b".repeat(300));
+    for text in ["say cherry", long.as_str()] {
+        let (text_out, error) = p.stream(text, json!({"guardrails": ["answer-filter"]})).await;
+        assert_eq!(error, None);
+        assert_eq!(text_out, format!("mock answer to: {}", text.replace("cherry", "[REDACTED]")));
+    }
+    let (text_out, error) = p.stream("say durian", json!({"guardrails": ["answer-block"]})).await;
+    assert!(error.unwrap().contains("'answer-block' blocked the response"));
+    assert!(!text_out.contains("durian"), "{text_out}");
+    let (text_out, error) = p.stream("plain", json!({})).await;
+    assert_eq!((text_out.as_str(), error), ("mock answer to: plain", None));
 
     let list = p.get("/guardrails/list").await;
     assert_eq!(list["guardrails"].as_array().unwrap().len(), 5);

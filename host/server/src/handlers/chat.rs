@@ -65,13 +65,6 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if req.stream && selected.has(GuardrailPhase::PostCall) {
-        return ApiError::from(GatewayError::new(
-            tianji_core::ErrorKind::NotSupported,
-            "post_call guardrails on streamed responses are not supported yet; call without `stream` or deselect the guardrail",
-        ))
-        .into_response();
-    }
     // Pre-call checks; streams run during_call checks here too, before the
     // first byte, since a stream cannot be held back once it has started.
     for phase in [GuardrailPhase::PreCall, GuardrailPhase::DuringCall] {
@@ -98,10 +91,18 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
     let mock = extracted.mock_response.clone();
     let req = Arc::new(req);
     let mut response = if req.stream {
+        let post = selected.has(GuardrailPhase::PostCall).then(|| (selected.clone(), extracted.ctx.clone(), model.clone(), req.clone()));
         run_stream(&state, "/chat/completions", &model, &extracted, started, |a: Attempt| {
             let prepared = prepare(&req, &a, drop_params);
             let mock = mock.clone();
-            async move { attempt_stream(a, prepared?, mock).await }
+            let post = post.clone();
+            async move {
+                let stream = attempt_stream(a, prepared?, mock).await?;
+                Ok(match post {
+                    Some((selected, ctx, group, req)) => crate::stream_guard::guard(stream, selected, ctx, group, req),
+                    None => stream,
+                })
+            }
         })
         .await
     } else {
@@ -122,12 +123,7 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         )
         .await
     };
-    let phases: &[GuardrailPhase] = if req.stream {
-        &[GuardrailPhase::PreCall, GuardrailPhase::DuringCall]
-    } else {
-        &[GuardrailPhase::PreCall, GuardrailPhase::DuringCall, GuardrailPhase::PostCall]
-    };
-    let applied = selected.names_in(phases);
+    let applied = selected.names_in(&[GuardrailPhase::PreCall, GuardrailPhase::DuringCall, GuardrailPhase::PostCall]);
     if !applied.is_empty()
         && let Ok(v) = http::HeaderValue::from_str(&applied.join(","))
     {
