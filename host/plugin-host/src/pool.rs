@@ -164,17 +164,27 @@ impl<W: World> InstancePool<W> {
             outcome
         }
         .await;
-        stats.record(started.elapsed());
-        match &result {
+        let elapsed = started.elapsed();
+        stats.record(elapsed);
+        let outcome = match &result {
             Err(CallError::Timeout(_)) => {
                 stats.timeouts.fetch_add(1, Ordering::Relaxed);
                 stats.errors.fetch_add(1, Ordering::Relaxed);
+                "timeout"
+            }
+            Err(CallError::Trap(_)) => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                "trap"
             }
             Err(_) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
+                "error"
             }
-            Ok(_) => {}
-        }
+            Ok(_) => "ok",
+        };
+        let plugin = self.grant.plugin.clone();
+        metrics::counter!("tianji_plugin_calls_total", "plugin" => plugin.clone(), "outcome" => outcome).increment(1);
+        metrics::histogram!("tianji_plugin_call_duration_seconds", "plugin" => plugin).record(elapsed.as_secs_f64());
         result
     }
 }

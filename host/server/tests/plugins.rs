@@ -527,3 +527,78 @@ async fn managed_prompts_resolve_before_routing() {
         .unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+/// A component that behaves like `wasm` but has its own content hash.
+fn distinct_copy(wasm: &[u8], n: u8) -> Vec<u8> {
+    let name = b"tianji-test-copy";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.push(n);
+    let mut out = wasm.to_vec();
+    out.push(0);
+    out.push(section.len() as u8);
+    out.extend_from_slice(&section);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_swaps_under_load_lose_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let trivial = std::fs::read(built("trivial_guardrail")).unwrap();
+    let wasm = dir.path().join("swap.wasm");
+    let manifest = dir.path().join("swap.toml");
+    std::fs::write(&wasm, distinct_copy(&trivial, 0)).unwrap();
+    std::fs::write(&manifest, "[config]\nword = \"word0\"\n").unwrap();
+    let p = std::sync::Arc::new(
+        Proxy::start(
+            "guardrails:\n  - guardrail_name: g\n    litellm_params: {guardrail: swap, mode: pre_call, default_on: true}\n",
+            Some(dir.path()),
+            None,
+        )
+        .await,
+    );
+    p.state.plugins.watch();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (p, stop) = (p.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, body, _) = p.chat("a neutral question", json!({})).await;
+                if status == 200 { ok += 1 } else { failed.push(body) }
+            }
+            (ok, failed)
+        }));
+    }
+    let mut worst = Duration::ZERO;
+    for i in 1..=10u8 {
+        // A new component (own hash, compiled fresh) that blocks a different word.
+        std::fs::write(&manifest, format!("[config]\nword = \"word{i}\"\n")).unwrap();
+        std::fs::write(&wasm, distinct_copy(&trivial, i)).unwrap();
+        let written = std::time::Instant::now();
+        loop {
+            let (status, _, _) = p.chat(&format!("say word{i}"), json!({})).await;
+            if status == 400 {
+                break;
+            }
+            assert!(written.elapsed() < Duration::from_secs(1), "version {i} not serving within 1 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        worst = worst.max(written.elapsed());
+        assert_eq!(p.chat(&format!("say word{}", i - 1), json!({})).await.0, 200, "the old version's word passes");
+    }
+    // A broken component leaves version 10 serving.
+    std::fs::write(&wasm, b"\0asm broken").unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(p.chat("say word10", json!({})).await.0, 400);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for t in load {
+        let (ok, failed) = t.await.unwrap();
+        assert!(failed.is_empty(), "failed requests during swaps: {failed:?}");
+        total += ok;
+    }
+    assert!(total > 50, "the load generator ran ({total} requests)");
+    eprintln!("10 swaps under load: {total} requests, none failed; slowest swap visible after {worst:?}");
+}
