@@ -49,6 +49,13 @@ pub struct Extracted {
     pub log_messages: Option<Value>,
 }
 
+impl Extracted {
+    /// A copy for building a call log.
+    pub fn clone_for_log(&self) -> Extracted {
+        Extracted { controls: self.controls.clone(), ctx: self.ctx.clone(), mock_response: None, log_messages: self.log_messages.clone() }
+    }
+}
+
 fn as_bool(v: Option<Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => b,

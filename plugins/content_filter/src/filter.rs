@@ -1,11 +1,17 @@
-//! The compiled filter: one `RegexSet` for all patterns (individual regexes
-//! only run to mask or to name what matched), one Aho-Corasick automaton for
-//! all blocked words and category keywords, one for category exceptions.
-//! Built once per configuration, so checking a 10k-token prompt is a couple
-//! of linear scans.
+//! The compiled filter: each pattern a regex compiled once (ASCII mode where
+//! possible), one Aho-Corasick automaton for all blocked words and category
+//! keywords, one for category exceptions. Built once per configuration.
+//!
+//! Patterns run one by one with `is_match` rather than as one `RegexSet`:
+//! measured on a 40 KB prompt, a single regex uses its literal prefilter
+//! (`@` for e-mail, `-` for SSNs, `AKIA` for AWS keys) and answers in about a
+//! microsecond, while a set has to scan every byte (85–95 µs per pattern).
+//! Keywords match against an ASCII-lower-cased copy of the text with a
+//! case-sensitive automaton, which keeps its prefilter (4 µs against 86 µs
+//! for a case-insensitive one).
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder};
 use serde_json::{Value, json};
 
 use crate::config::{Action, Settings, Severity};
@@ -13,7 +19,17 @@ use crate::config::{Action, Settings, Severity};
 struct PatternRule {
     name: String,
     regex: Regex,
+    /// A prebuilt pattern that cannot match text without an ASCII digit.
+    needs_digit: bool,
     action: Action,
+}
+
+/// Prebuilt patterns spell out their own letter case; custom regexes are
+/// wrapped in `(?i:...)` to match case-insensitively, as in LiteLLM.
+/// ASCII mode (`\d`, `\b` on ASCII) scans faster; a pattern that needs
+/// Unicode (a negated class that could match non-ASCII text) keeps it.
+fn compile(source: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(source).unicode(false).build().or_else(|_| RegexBuilder::new(source).build())
 }
 
 #[derive(Clone)]
@@ -43,7 +59,6 @@ pub enum Outcome {
 
 /// A compiled filter.
 pub struct Filter {
-    set: Option<RegexSet>,
     patterns: Vec<PatternRule>,
     words: Option<AhoCorasick>,
     word_rules: Vec<WordRule>,
@@ -62,21 +77,11 @@ impl Filter {
         let mut patterns = Vec::new();
         for (i, p) in s.patterns.iter().enumerate() {
             let (name, source) = p.resolve().map_err(|e| format!("patterns[{i}]: {e}"))?;
-            let regex =
-                RegexBuilder::new(&source).case_insensitive(true).build().map_err(|e| format!("patterns[{i}]: invalid regex: {e}"))?;
-            patterns.push(PatternRule { name, regex, action: p.action });
+            let source = if p.pattern_type.eq_ignore_ascii_case("regex") { format!("(?i:{source})") } else { source };
+            let regex = compile(&source).map_err(|e| format!("patterns[{i}]: invalid regex: {e}"))?;
+            let needs_digit = crate::patterns::NEEDS_DIGIT.contains(&name.as_str()) && !p.pattern_type.eq_ignore_ascii_case("regex");
+            patterns.push(PatternRule { name, regex, needs_digit, action: p.action });
         }
-        let set = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                RegexSetBuilder::new(patterns.iter().map(|p| p.regex.as_str()))
-                    .case_insensitive(true)
-                    .build()
-                    .map_err(|e| format!("patterns: {e}"))?,
-            )
-        };
-
         let mut word_rules: Vec<WordRule> = Vec::new();
         let mut exceptions: Vec<String> = Vec::new();
         for (i, c) in s.categories.iter().enumerate().filter(|(_, c)| c.enabled) {
@@ -110,17 +115,15 @@ impl Filter {
             if words.is_empty() {
                 return Ok(None);
             }
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(words)
-                .map(Some)
-                .map_err(|e| format!("keywords: {e}"))
+            // Keywords are stored lower-case and matched against an ASCII
+            // lower-cased copy of the text (same byte offsets): a
+            // case-insensitive automaton loses its prefilter and scans about
+            // twenty times slower.
+            AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(words).map(Some).map_err(|e| format!("keywords: {e}"))
         };
         let words = automaton(word_rules.iter().map(|r| r.keyword.as_str()).collect())?;
         let exceptions = automaton(exceptions.iter().map(String::as_str).collect())?;
         Ok(Self {
-            set,
             patterns,
             words,
             word_rules,
@@ -134,35 +137,37 @@ impl Filter {
     /// each step sees the text as masked by the steps before.
     pub fn check(&self, text: &str) -> Outcome {
         let mut current: Option<String> = None;
-        let exempt = self.exceptions.as_ref().is_some_and(|ac| ac.is_match(text));
+        // One lower-cased copy serves the exceptions and both keyword passes
+        // (re-made only if masking changed the text in between).
+        let lower = if self.words.is_some() || self.exceptions.is_some() { text.to_ascii_lowercase() } else { String::new() };
+        let exempt = self.exceptions.as_ref().is_some_and(|ac| ac.is_match(&lower));
+        // Branch-free per 64-byte block so the scan vectorises.
+        let has_digit = self.patterns.iter().any(|p| p.needs_digit)
+            && text.as_bytes().chunks(64).any(|block| block.iter().fold(0u8, |acc, b| acc | u8::from(b.wrapping_sub(b'0') < 10)) != 0);
 
         // Category keywords first, then patterns, then blocked words.
-        if let Some(out) = self.check_words(text, &mut current, |r| matches!(r.source, WordSource::Category { .. }) && !exempt) {
+        if let Some(out) = self.check_words(text, &lower, &mut current, |r| matches!(r.source, WordSource::Category { .. }) && !exempt) {
             return out;
         }
-        if let Some(set) = &self.set {
+        for p in &self.patterns {
             let t = current.as_deref().unwrap_or(text);
-            let hits: Vec<usize> = set.matches(t).into_iter().collect();
-            for i in hits {
-                let p = &self.patterns[i];
-                match p.action {
-                    Action::Block => {
-                        return Outcome::Blocked(
-                            format!("Content blocked: {} pattern detected", p.name),
-                            json!({ "error": format!("Content blocked: {} pattern detected", p.name), "pattern": p.name }),
-                        );
-                    }
-                    Action::Mask => {
-                        let tag = self.pattern_format.replace("{pattern_name}", &p.name.to_uppercase());
-                        let t = current.as_deref().unwrap_or(text);
-                        current = Some(p.regex.replace_all(t, regex::NoExpand(&tag)).into_owned());
-                    }
+            if (p.needs_digit && !has_digit) || !p.regex.is_match(t) {
+                continue;
+            }
+            match p.action {
+                Action::Block => {
+                    return Outcome::Blocked(
+                        format!("Content blocked: {} pattern detected", p.name),
+                        json!({ "error": format!("Content blocked: {} pattern detected", p.name), "pattern": p.name }),
+                    );
+                }
+                Action::Mask => {
+                    let tag = self.pattern_format.replace("{pattern_name}", &p.name.to_uppercase());
+                    current = Some(p.regex.replace_all(t, regex::NoExpand(&tag)).into_owned());
                 }
             }
         }
-        let t = current.clone();
-        if let Some(out) = self.check_words(t.as_deref().unwrap_or(text), &mut current, |r| matches!(r.source, WordSource::Blocked { .. }))
-        {
+        if let Some(out) = self.check_words(text, &lower, &mut current, |r| matches!(r.source, WordSource::Blocked { .. })) {
             return out;
         }
         match current {
@@ -173,14 +178,21 @@ impl Filter {
 
     /// Scans for keywords accepted by `which`; blocks on the first BLOCK
     /// rule, masks every MASK occurrence.
-    fn check_words(&self, text: &str, current: &mut Option<String>, which: impl Fn(&WordRule) -> bool) -> Option<Outcome> {
+    fn check_words(&self, text: &str, lower: &str, current: &mut Option<String>, which: impl Fn(&WordRule) -> bool) -> Option<Outcome> {
         let ac = self.words.as_ref()?;
         let base = current.clone().unwrap_or_else(|| text.to_string());
+        let relowered;
+        let lower = if current.is_some() {
+            relowered = base.to_ascii_lowercase();
+            relowered.as_str()
+        } else {
+            lower
+        };
         let bytes = base.as_bytes();
         let mut masked = String::with_capacity(base.len());
         let mut last = 0;
         let mut changed = false;
-        for m in ac.find_iter(&base) {
+        for m in ac.find_iter(lower) {
             let rule = &self.word_rules[m.pattern().as_usize()];
             if !which(rule) {
                 continue;

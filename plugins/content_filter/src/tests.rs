@@ -151,3 +151,104 @@ fn a_ten_thousand_token_prompt_is_checked_in_linear_time() {
     assert!(text.len() > 40_000);
     assert_eq!(f.check(&text), Outcome::Clean);
 }
+
+#[test]
+#[ignore = "timing probe: cargo test --release -p litellm_content_filter -- --ignored --nocapture"]
+fn probe_ten_thousand_token_timing() {
+    let f = filter(json!({
+        "patterns": [
+            {"pattern_type": "prebuilt", "pattern_name": "email", "action": "MASK"},
+            {"pattern_type": "prebuilt", "pattern_name": "credit_card", "action": "BLOCK"},
+            {"pattern_type": "prebuilt", "pattern_name": "aws_access_key", "action": "BLOCK"},
+            {"pattern_type": "prebuilt", "pattern_name": "us_ssn", "action": "BLOCK"}
+        ],
+        "blocked_words": [{"keyword": "confidential", "action": "BLOCK"}],
+        "categories": [{"category": "violence"}, {"category": "hate"}, {"category": "self_harm"}, {"category": "sexual"}]
+    }));
+    let text = "The quick brown fox jumps over the lazy dog near the quiet riverbank today. ".repeat(540);
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        for _ in 0..100 {
+            assert_eq!(f.check(&text), Outcome::Clean);
+        }
+        eprintln!("check on {} bytes: {:?}", text.len(), t.elapsed() / 100);
+    }
+}
+
+#[test]
+#[ignore = "timing probe"]
+fn probe_parts() {
+    let text = "The quick brown fox jumps over the lazy dog near the quiet riverbank today. ".repeat(540);
+    for (label, cfg) in [
+        ("email", json!({"patterns": [{"pattern_type": "prebuilt", "pattern_name": "email", "action": "MASK"}]})),
+        ("credit_card", json!({"patterns": [{"pattern_type": "prebuilt", "pattern_name": "credit_card", "action": "BLOCK"}]})),
+        ("aws", json!({"patterns": [{"pattern_type": "prebuilt", "pattern_name": "aws_access_key", "action": "BLOCK"}]})),
+        ("ssn", json!({"patterns": [{"pattern_type": "prebuilt", "pattern_name": "us_ssn", "action": "BLOCK"}]})),
+        ("words", json!({"blocked_words": [{"keyword": "confidential", "action": "BLOCK"}]})),
+        (
+            "categories",
+            json!({"categories": [{"category": "violence"}, {"category": "hate"}, {"category": "self_harm"}, {"category": "sexual"}]}),
+        ),
+    ] {
+        let f = filter(cfg);
+        let t = std::time::Instant::now();
+        for _ in 0..50 {
+            f.check(&text);
+        }
+        eprintln!("{label}: {:?}", t.elapsed() / 50);
+    }
+}
+
+#[test]
+#[ignore = "timing probe"]
+fn probe_aho() {
+    use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+    let text = "The quick brown fox jumps over the lazy dog near the quiet riverbank today. ".repeat(540);
+    let words: Vec<&str> = vec![
+        "how to kill someone",
+        "torture",
+        "massacre",
+        "stab",
+        "strangle",
+        "subhuman",
+        "porn",
+        "suicidal",
+        "history of",
+        "news report",
+        "kill myself",
+    ];
+    for (label, kind, ci) in [
+        ("dfa ci", Some(AhoCorasickKind::DFA), true),
+        ("auto ci", None, true),
+        ("dfa cs", Some(AhoCorasickKind::DFA), false),
+        ("auto cs", None, false),
+    ] {
+        let ac = AhoCorasick::builder().ascii_case_insensitive(ci).match_kind(MatchKind::LeftmostLongest).kind(kind).build(&words).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..50 {
+            std::hint::black_box(ac.find_iter(&text).count());
+        }
+        eprintln!("{label}: {:?}", t.elapsed() / 50);
+    }
+}
+
+#[test]
+#[ignore = "timing probe"]
+fn probe_regex_modes() {
+    let text = "The quick brown fox jumps over the lazy dog near the quiet riverbank today. ".repeat(540);
+    for name in ["email", "credit_card", "us_ssn", "aws_access_key"] {
+        let src = crate::patterns::lookup(name).unwrap();
+        let r = regex::RegexBuilder::new(src).unicode(false).build().unwrap();
+        let set = regex::RegexSetBuilder::new([src]).unicode(false).build().unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..50 {
+            std::hint::black_box(r.is_match(&text));
+        }
+        let a = t.elapsed() / 50;
+        let t = std::time::Instant::now();
+        for _ in 0..50 {
+            std::hint::black_box(set.matches(&text).matched_any());
+        }
+        eprintln!("{name}: is_match {a:?}, set {:?}", t.elapsed() / 50);
+    }
+}

@@ -106,7 +106,13 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     } else {
         path.to_string()
     };
-    let entries: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+    let mut entries: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+    // A known length, not chunked encoding: some servers refuse chunked bodies.
+    if let Some(b) = body
+        && !entries.iter().any(|(k, _)| k == "content-length")
+    {
+        entries.push(("content-length".into(), b.len().to_string().into_bytes()));
+    }
     let fields = Fields::from_list(&entries).map_err(|e| HttpError::Url(format!("invalid header: {e:?}")))?;
     let req = OutgoingRequest::new(fields);
     let method = match method.to_ascii_uppercase().as_str() {

@@ -205,26 +205,35 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
         );
     }
     if let Some((prows, _)) = &plugin_results {
+        println!();
+        println!("with plugins (added = over plain tianji at the same concurrency; the 10k-token rows over the 10k-token baseline)");
+        println!(
+            "{:<44} {:>4} {:>9} {:>9} {:>11} {:>11} {:>10} {:>7}",
+            "configuration", "conc", "p50", "p99", "added p50", "added p99", "req/s", "errors"
+        );
         for r in prows {
-            let plain = rows.iter().find(|d| d.target == "tianji" && d.concurrency == r.concurrency).map(|d| &d.stats);
-            let direct = rows.iter().find(|d| d.target == "direct" && d.concurrency == r.concurrency).map(|d| &d.stats);
-            if let (Some(p), Some(d)) = (plain, direct) {
-                println!(
-                    "{:<10} {:>4} {:>9.3} {:>9.3} {:>11.3} {:>11.3} {:>10.0} {:>13} {:>7}   ({}: +{:.3} ms p50, +{:.3} ms p99 over plain tianji)",
-                    "tianji+",
-                    r.concurrency,
-                    r.stats.p50_ms(),
-                    r.stats.p99_ms(),
-                    r.stats.p50_ms() - d.p50_ms(),
-                    r.stats.p99_ms() - d.p99_ms(),
-                    r.stats.rps(),
-                    "-",
-                    r.stats.errors,
-                    r.label,
-                    r.stats.p50_ms() - p.p50_ms(),
-                    r.stats.p99_ms() - p.p99_ms()
-                );
-            }
+            let base = if r.label.starts_with("10k") {
+                prows.iter().find(|b| b.label == "10k-token prompt, no guardrail" && b.concurrency == r.concurrency).map(|b| &b.stats)
+            } else {
+                rows.iter().find(|d| d.target == "tianji" && d.concurrency == r.concurrency).map(|d| &d.stats)
+            };
+            let (a50, a99) = match base {
+                Some(b) if r.label != "10k-token prompt, no guardrail" => {
+                    (format!("{:.3}", r.stats.p50_ms() - b.p50_ms()), format!("{:.3}", r.stats.p99_ms() - b.p99_ms()))
+                }
+                _ => ("-".into(), "-".into()),
+            };
+            println!(
+                "{:<44} {:>4} {:>9.3} {:>9.3} {:>11} {:>11} {:>10.0} {:>7}",
+                r.label,
+                r.concurrency,
+                r.stats.p50_ms(),
+                r.stats.p99_ms(),
+                a50,
+                a99,
+                r.stats.rps(),
+                r.stats.errors
+            );
         }
     }
     println!();

@@ -71,6 +71,15 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         if selected.has(phase) && (phase == GuardrailPhase::PreCall || req.stream) {
             let group = req.model.clone();
             if let Err(e) = selected.check_request(phase, &extracted.ctx, &group, &mut req).await {
+                // A refused call is a failed call for the loggers too.
+                if !state.plugins.logging.is_empty() {
+                    let meta = tianji_router::RouteMeta { model_group: group.clone(), ..Default::default() };
+                    let mut x = extracted.clone_for_log();
+                    if !state.plugins.logging.redact_messages {
+                        x.log_messages = serde_json::to_value(&req.messages).ok();
+                    }
+                    state.plugins.logging.submit(crate::logging::event(&x, &meta, started, None, Some(e.message.clone()), None));
+                }
                 return ApiError::from(e).into_response();
             }
         }
