@@ -71,8 +71,8 @@ pub fn message(m: &Message) -> wit::Message {
     }
 }
 
-/// A request in WIT form.
-pub fn request(req: &ChatRequest) -> wit::ChatRequest {
+/// A request in WIT form; `body` is the whole JSON when `full_body`, else `{}`.
+pub fn request(req: &ChatRequest, full_body: bool) -> wit::ChatRequest {
     wit::ChatRequest {
         model: req.model.clone(),
         messages: req.messages.iter().map(message).collect(),
@@ -87,12 +87,12 @@ pub fn request(req: &ChatRequest) -> wit::ChatRequest {
                 parameters: t.function.as_ref().and_then(|f| f.parameters.as_ref()).map(|p| p.to_string()),
             })
             .collect(),
-        body: serde_json::to_string(req).unwrap_or_default(),
+        body: if full_body { serde_json::to_string(req).unwrap_or_default() } else { "{}".into() },
     }
 }
 
-/// A response in WIT form.
-pub fn response(resp: &ChatResponse) -> wit::ChatResponse {
+/// A response in WIT form; `body` as for [`request`].
+pub fn response(resp: &ChatResponse, full_body: bool) -> wit::ChatResponse {
     wit::ChatResponse {
         model: resp.model.clone(),
         choices: resp
@@ -100,7 +100,7 @@ pub fn response(resp: &ChatResponse) -> wit::ChatResponse {
             .iter()
             .map(|c| wit::Choice { index: c.index, message: message(&c.message), finish_reason: c.finish_reason.clone() })
             .collect(),
-        body: serde_json::to_string(resp).unwrap_or_default(),
+        body: if full_body { serde_json::to_string(resp).unwrap_or_default() } else { "{}".into() },
     }
 }
 
@@ -245,7 +245,7 @@ mod tests {
             "tools": [{"type": "function", "function": {"name": "a"}}, {"type": "function", "function": {"name": "b"}}],
             "temperature": 0.2
         }));
-        let mut w = request(&orig);
+        let mut w = request(&orig, true);
         assert_eq!(w.messages[1].content.len(), 2, "audio is not exposed");
         w.messages[1].content[0] = wit::ContentPart::Text("my email is [EMAIL]".into());
         w.tools.retain(|t| t.name == "b");
@@ -269,7 +269,7 @@ mod tests {
                                {"id": "c2", "type": "function", "function": {"name": "ls", "arguments": "{}"}}]}}]
         }))
         .unwrap();
-        let mut w = response(&orig);
+        let mut w = response(&orig, false);
         w.choices[0].message.tool_calls.retain(|c| c.name == "ls");
         let out = apply_response(&orig, w);
         let calls = out.choices[0].message.tool_calls.as_ref().unwrap();

@@ -83,7 +83,7 @@ impl Guardrail for WasmGuardrail {
     async fn check_request(&self, call: &GuardrailCall<'_>, req: &ChatRequest) -> Result<Verdict<ChatRequest>, GuardrailError> {
         let pool = self.pool()?;
         let ctx = convert::call_context(call, &self.bound.name);
-        let wit_req = convert::request(req);
+        let wit_req = convert::request(req, pool.grant().full_body);
         let verdict = pool
             .call(async |store, inst| inst.tianji_plugin_guardrail().call_check_request(store, &ctx, &wit_req).await)
             .await
@@ -114,8 +114,9 @@ impl Guardrail for WasmGuardrail {
     ) -> Result<Verdict<ChatResponse>, GuardrailError> {
         let pool = self.pool()?;
         let ctx = convert::call_context(call, &self.bound.name);
-        let wit_req = convert::request(req);
-        let wit_resp = convert::response(resp);
+        let full_body = pool.grant().full_body;
+        let wit_req = convert::request(req, full_body);
+        let wit_resp = convert::response(resp, full_body);
         let verdict = pool
             .call(async |store, inst| inst.tianji_plugin_guardrail().call_check_response(store, &ctx, &wit_req, &wit_resp).await)
             .await

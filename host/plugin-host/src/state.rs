@@ -34,6 +34,8 @@ pub struct Grant {
     pub memory_bytes: usize,
     /// Counters shared with `/plugins`.
     pub stats: Arc<PluginStats>,
+    /// Fill `body` with the whole JSON (manifest `full_body`).
+    pub full_body: bool,
 }
 
 /// The data of one plugin instance's store.

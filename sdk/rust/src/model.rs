@@ -56,7 +56,8 @@ impl ChatRequest {
         self.messages.iter().map(Message::text).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n")
     }
 
-    /// The whole request body as JSON.
+    /// The whole request body as JSON (an empty object unless the plugin's
+    /// manifest sets `full_body = true`).
     pub fn body_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
@@ -68,7 +69,8 @@ impl ChatResponse {
         self.choices.iter().map(|c| c.message.text()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n")
     }
 
-    /// The whole response body as JSON.
+    /// The whole response body as JSON (an empty object unless the plugin's
+    /// manifest sets `full_body = true`).
     pub fn body_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
