@@ -78,6 +78,7 @@ impl<W: PickPre> Bound<W> {
             memory_bytes: (version.manifest.limits.memory_mb as usize).saturating_mul(1 << 20),
             stats: self.slot.stats.clone(),
             full_body: version.manifest.full_body,
+            outbound: self.host.outbound(),
         });
         let pool = Arc::new(InstancePool::new(engine.engine().clone(), pre.clone(), grant, version.manifest.limits.clone(), version.id));
         self.pool.store(Some(pool.clone()));

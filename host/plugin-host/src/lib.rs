@@ -16,6 +16,7 @@ pub mod engine;
 pub mod guardrail;
 pub mod logger;
 pub mod manifest;
+pub mod outbound;
 pub mod pool;
 pub mod prompt;
 pub mod registry;

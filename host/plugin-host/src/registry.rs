@@ -153,6 +153,7 @@ pub struct PluginHost {
     slots: RwLock<BTreeMap<String, Arc<PluginSlot>>>,
     rescan_lock: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
+    outbound: RwLock<crate::outbound::SharedOutbound>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -179,7 +180,20 @@ impl PluginHost {
             slots: RwLock::new(BTreeMap::new()),
             rescan_lock: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
+            outbound: RwLock::new(None),
         }
+    }
+
+    /// Routes plugins' outbound HTTP through `sender` (a pooled client).
+    pub fn set_outbound(&self, sender: Arc<dyn crate::outbound::Outbound>) {
+        if let Ok(mut o) = self.outbound.write() {
+            *o = Some(sender);
+        }
+    }
+
+    /// The outbound sender, if set.
+    pub fn outbound(&self) -> crate::outbound::SharedOutbound {
+        self.outbound.read().ok().and_then(|o| o.clone())
     }
 
     /// The engine, created on first use.

@@ -18,7 +18,6 @@ use crate::stats::PluginStats;
 
 /// Who a store belongs to and what it may do; shared by every instance of
 /// one plugin version and configuration.
-#[derive(Debug)]
 pub struct Grant {
     /// Plugin name, for logs.
     pub plugin: String,
@@ -36,6 +35,18 @@ pub struct Grant {
     pub stats: Arc<PluginStats>,
     /// Fill `body` with the whole JSON (manifest `full_body`).
     pub full_body: bool,
+    /// The proxy's pooled HTTP client, if it provided one.
+    pub outbound: crate::outbound::SharedOutbound,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("plugin", &self.plugin)
+            .field("instance", &self.instance)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish()
+    }
 }
 
 /// The data of one plugin instance's store.
@@ -115,6 +126,13 @@ impl WasiHttpHooks for OutboundPolicy {
             self.grant.stats.denied_http.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(plugin = %self.grant.plugin, host, port, "plugin tried to call a host it was not granted; denied");
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if let Some(out) = self.grant.outbound.clone() {
+            let first_byte = options.and_then(|o| o.first_byte_timeout).unwrap_or(std::time::Duration::from_secs(600));
+            return Box::new(async move {
+                let res = out.send(request, first_byte).await?;
+                Ok((res, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
+            });
         }
         Box::new(async move {
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;

@@ -95,3 +95,36 @@ async fn unknown_plugin_is_an_error() {
     let err = WasmGuardrail::new(host, "g", "nope", Default::default()).unwrap_err();
     assert!(err.contains("no plugin named \"nope\""), "{err}");
 }
+
+#[tokio::test]
+#[ignore = "timing probe: cargo test -p tianji-plugin-host --test guardrail probe -- --ignored --nocapture"]
+async fn probe_content_filter_on_a_long_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::copy(built_plugin("litellm_content_filter"), dir.path().join("cf.wasm")).unwrap();
+    let host = Arc::new(PluginHost::new(engine(cache.path()), vec![], vec![dir.path().to_path_buf()]));
+    host.rescan().await;
+    let text = "The quick brown fox jumps over the lazy dog near the quiet riverbank today. ".repeat(540);
+    for (label, params) in [
+        ("nothing", json!({})),
+        ("email", json!({"patterns": [{"pattern_type": "prebuilt", "pattern_name": "email", "action": "MASK"}]})),
+        ("ssn", json!({"patterns": [{"pattern_type": "prebuilt", "pattern_name": "us_ssn", "action": "BLOCK"}]})),
+        ("words", json!({"blocked_words": [{"keyword": "confidential", "action": "BLOCK"}]})),
+        ("violence", json!({"categories": [{"category": "violence"}]})),
+    ] {
+        let g = WasmGuardrail::new(host.clone(), label, "cf", params.as_object().unwrap().clone()).unwrap();
+        g.warm_up().await.unwrap();
+        check(&g, &text).await.unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..20 {
+            check(&g, &text).await.unwrap();
+        }
+        eprintln!("{label}: call with a {} byte prompt: {:?}", text.len(), t.elapsed() / 20);
+    }
+    let req = request(&text);
+    let t = std::time::Instant::now();
+    for _ in 0..20 {
+        std::hint::black_box(tianji_plugin_host::convert::request(&req, false));
+    }
+    eprintln!("convert: {:?}", t.elapsed() / 20);
+}

@@ -19,7 +19,8 @@ use serde_json::Value;
 use tianji_core::types::{HasUsage, Reply};
 use tianji_core::{ErrorKind, GatewayError};
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// HTTPS-or-HTTP connector with the process's TLS settings.
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// The upstream HTTP client every adapter shares: hyper-util's keep-alive
 /// pool over rustls (HTTP/1.1 and HTTP/2 by ALPN), `TCP_NODELAY`, no global
@@ -69,6 +70,21 @@ fn build_tls_config() -> rustls::ClientConfig {
         tracing::warn!("no system CA certificates found; https upstreams will fail certificate checks");
     }
     builder.with_root_certificates(roots).with_no_client_auth()
+}
+
+/// A connector with the system's CA roots and `TCP_NODELAY`, for pooled
+/// clients elsewhere in the proxy (the plugin host's outbound HTTP).
+pub fn connector() -> Connector {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config())
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http)
 }
 
 fn new_pool() -> Client<Connector, Full<Bytes>> {

@@ -7,7 +7,7 @@
 //! only sees [`Guardrail`] trait objects and cannot tell which. The policy is
 //! swapped atomically when the config file changes or on `POST /plugins/reload`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -54,20 +54,7 @@ impl GuardrailPolicy {
     pub async fn build(configs: &[GuardrailConfig], plugins: &Arc<PluginHost>, base_dir: Option<&Path>, problems: &mut Problems) -> Self {
         let mut entries = Vec::new();
         for c in configs {
-            let mut params = c.params.clone();
-            for (key, value) in &c.params {
-                let (Some(path), true) = (value.as_str(), key.ends_with("_file")) else { continue };
-                let full = match base_dir {
-                    Some(base) if Path::new(path).is_relative() => base.join(path),
-                    _ => PathBuf::from(path),
-                };
-                match std::fs::read_to_string(&full) {
-                    Ok(text) => {
-                        params.insert(format!("{key}_content"), Value::String(text));
-                    }
-                    Err(e) => problems.error(&format!("{}.litellm_params.{key}", c.path), format!("cannot read {}: {e}", full.display())),
-                }
-            }
+            let params = crate::plugins::with_file_contents(&c.params, base_dir, &c.path, problems);
             let wasm = match WasmGuardrail::new(plugins.clone(), &c.guardrail_name, &c.guardrail, params) {
                 Ok(g) => g,
                 Err(e) => {

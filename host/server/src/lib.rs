@@ -12,6 +12,7 @@ pub mod guardrails;
 pub mod handlers;
 pub mod headers;
 pub mod logging;
+pub mod outbound;
 pub mod per_core;
 pub mod plugins;
 pub mod prompts;

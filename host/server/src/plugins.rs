@@ -10,7 +10,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tianji_core::config::{Config, Env, Problems};
 use tianji_plugin_host::engine::EngineOptions;
 use tianji_plugin_host::registry::PluginHost;
@@ -125,6 +125,7 @@ impl Plugins {
             }
         };
         let host = Arc::new(PluginHost::new(EngineOptions::from_env(), builtin_dirs, dirs));
+        host.set_outbound(crate::outbound::PooledOutbound::new());
         let base_dir = config_path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
         let handle = control.handle().clone();
@@ -240,6 +241,28 @@ impl Plugins {
     pub fn policy_errors(&self) -> Vec<String> {
         self.policy_errors.lock().map(|e| e.clone()).unwrap_or_default()
     }
+}
+
+/// The settings of a configured plugin use, with every string setting whose
+/// name ends in `_file` read (relative to `base_dir`) and added as
+/// `<name>_content`: plugins have no filesystem. Unreadable files are
+/// problems at `<path>.litellm_params.<name>`.
+pub fn with_file_contents(params: &Map<String, Value>, base_dir: Option<&Path>, path: &str, problems: &mut Problems) -> Map<String, Value> {
+    let mut out = params.clone();
+    for (key, value) in params {
+        let (Some(file), true) = (value.as_str(), key.ends_with("_file")) else { continue };
+        let full = match base_dir {
+            Some(base) if Path::new(file).is_relative() => base.join(file),
+            _ => PathBuf::from(file),
+        };
+        match std::fs::read_to_string(&full) {
+            Ok(text) => {
+                out.insert(format!("{key}_content"), Value::String(text));
+            }
+            Err(e) => problems.error(&format!("{path}.litellm_params.{key}"), format!("cannot read {}: {e}", full.display())),
+        }
+    }
+    out
 }
 
 /// The `guardrails:` section of a config text, for change detection.

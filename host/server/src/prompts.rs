@@ -5,7 +5,7 @@
 //! and parameters override the request's.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -36,21 +36,8 @@ impl PromptRegistry {
             host.rescan().await;
         }
         for c in configs {
-            let mut params = c.params.clone();
+            let mut params = crate::plugins::with_file_contents(&c.params, base_dir, &c.path, problems);
             params.insert("prompt_id".into(), Value::String(c.prompt_id.clone()));
-            for (key, value) in &c.params {
-                let (Some(path), true) = (value.as_str(), key.ends_with("_file")) else { continue };
-                let full = match base_dir {
-                    Some(base) if Path::new(path).is_relative() => base.join(path),
-                    _ => PathBuf::from(path),
-                };
-                match std::fs::read_to_string(&full) {
-                    Ok(text) => {
-                        params.insert(format!("{key}_content"), Value::String(text));
-                    }
-                    Err(e) => problems.error(&format!("{}.litellm_params.{key}", c.path), format!("cannot read {}: {e}", full.display())),
-                }
-            }
             let source = match WasmPromptSource::new(host.clone(), &c.prompt_id, &c.integration, params) {
                 Ok(s) => s,
                 Err(e) => {

@@ -10,7 +10,7 @@
 //! case-sensitive automaton, which keeps its prefilter (4 µs against 86 µs
 //! for a case-insensitive one).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 use serde_json::{Value, json};
 
@@ -34,8 +34,16 @@ fn compile(source: &str) -> Result<Regex, regex::Error> {
 
 #[derive(Clone)]
 enum WordSource {
-    Blocked { description: Option<String> },
-    Category { category: String, severity: Severity },
+    Blocked {
+        description: Option<String>,
+    },
+    Category {
+        category: String,
+        severity: Severity,
+    },
+    /// A category exception phrase: its presence exempts the text from
+    /// category checks. In the same automaton so one scan finds both.
+    Exception,
 }
 
 struct WordRule {
@@ -62,7 +70,6 @@ pub struct Filter {
     patterns: Vec<PatternRule>,
     words: Option<AhoCorasick>,
     word_rules: Vec<WordRule>,
-    exceptions: Option<AhoCorasick>,
     pattern_format: String,
     keyword_tag: String,
 }
@@ -100,6 +107,11 @@ impl Filter {
             }
             exceptions.extend(data.exceptions.iter().map(|e| e.to_lowercase()));
         }
+        for e in exceptions {
+            if !word_rules.iter().any(|r| r.keyword == e) {
+                word_rules.push(WordRule { keyword: e, action: Action::Mask, whole_word: false, source: WordSource::Exception });
+            }
+        }
         for w in s.all_blocked_words()? {
             let keyword = w.keyword.to_lowercase();
             // A later entry for the same keyword wins, as in LiteLLM.
@@ -118,16 +130,21 @@ impl Filter {
             // Keywords are stored lower-case and matched against an ASCII
             // lower-cased copy of the text (same byte offsets): a
             // case-insensitive automaton loses its prefilter and scans about
-            // twenty times slower.
-            AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(words).map(Some).map_err(|e| format!("keywords: {e}"))
+            // twenty times slower. A full DFA does one table lookup per byte,
+            // which matters in wasm when the keywords are too varied for a
+            // prefilter.
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(words)
+                .map(Some)
+                .map_err(|e| format!("keywords: {e}"))
         };
         let words = automaton(word_rules.iter().map(|r| r.keyword.as_str()).collect())?;
-        let exceptions = automaton(exceptions.iter().map(String::as_str).collect())?;
         Ok(Self {
             patterns,
             words,
             word_rules,
-            exceptions,
             pattern_format: s.pattern_redaction_format.clone(),
             keyword_tag: s.keyword_redaction_tag.clone(),
         })
@@ -137,16 +154,19 @@ impl Filter {
     /// each step sees the text as masked by the steps before.
     pub fn check(&self, text: &str) -> Outcome {
         let mut current: Option<String> = None;
-        // One lower-cased copy serves the exceptions and both keyword passes
-        // (re-made only if masking changed the text in between).
-        let lower = if self.words.is_some() || self.exceptions.is_some() { text.to_ascii_lowercase() } else { String::new() };
-        let exempt = self.exceptions.as_ref().is_some_and(|ac| ac.is_match(&lower));
+        // One scan of one lower-cased copy finds every keyword and exception
+        // (rescanned only if pattern masking changed the text in between).
+        let found: Vec<aho_corasick::Match> = match &self.words {
+            Some(ac) => ac.find_iter(&text.to_ascii_lowercase()).collect(),
+            None => Vec::new(),
+        };
+        let exempt = found.iter().any(|m| matches!(self.word_rules[m.pattern().as_usize()].source, WordSource::Exception));
         // Branch-free per 64-byte block so the scan vectorises.
         let has_digit = self.patterns.iter().any(|p| p.needs_digit)
             && text.as_bytes().chunks(64).any(|block| block.iter().fold(0u8, |acc, b| acc | u8::from(b.wrapping_sub(b'0') < 10)) != 0);
 
         // Category keywords first, then patterns, then blocked words.
-        if let Some(out) = self.check_words(text, &lower, &mut current, |r| matches!(r.source, WordSource::Category { .. }) && !exempt) {
+        if let Some(out) = self.check_words(text, &found, &mut current, |r| matches!(r.source, WordSource::Category { .. }) && !exempt) {
             return out;
         }
         for p in &self.patterns {
@@ -167,7 +187,7 @@ impl Filter {
                 }
             }
         }
-        if let Some(out) = self.check_words(text, &lower, &mut current, |r| matches!(r.source, WordSource::Blocked { .. })) {
+        if let Some(out) = self.check_words(text, &found, &mut current, |r| matches!(r.source, WordSource::Blocked { .. })) {
             return out;
         }
         match current {
@@ -178,24 +198,33 @@ impl Filter {
 
     /// Scans for keywords accepted by `which`; blocks on the first BLOCK
     /// rule, masks every MASK occurrence.
-    fn check_words(&self, text: &str, lower: &str, current: &mut Option<String>, which: impl Fn(&WordRule) -> bool) -> Option<Outcome> {
+    fn check_words(
+        &self,
+        text: &str,
+        found: &[aho_corasick::Match],
+        current: &mut Option<String>,
+        which: impl Fn(&WordRule) -> bool,
+    ) -> Option<Outcome> {
         let ac = self.words.as_ref()?;
-        let base = current.clone().unwrap_or_else(|| text.to_string());
-        let relowered;
-        let lower = if current.is_some() {
-            relowered = base.to_ascii_lowercase();
-            relowered.as_str()
+        let base: &str = current.as_deref().unwrap_or(text);
+        let rescanned: Vec<aho_corasick::Match>;
+        let found = if current.is_some() {
+            rescanned = ac.find_iter(&base.to_ascii_lowercase()).collect();
+            &rescanned
         } else {
-            lower
+            found
         };
         let bytes = base.as_bytes();
-        let mut masked = String::with_capacity(base.len());
+        let mut masked = String::new();
         let mut last = 0;
         let mut changed = false;
-        for m in ac.find_iter(lower) {
+        for m in found {
             let rule = &self.word_rules[m.pattern().as_usize()];
             if !which(rule) {
                 continue;
+            }
+            if !changed {
+                masked.reserve(base.len());
             }
             if rule.whole_word {
                 let before = m.start() > 0 && is_word_byte(bytes[m.start() - 1]);
@@ -229,6 +258,8 @@ fn block_for(rule: &WordRule) -> Outcome {
             let msg = format!("Content blocked: keyword '{}' detected{suffix}", rule.keyword);
             Outcome::Blocked(msg.clone(), json!({ "error": msg, "keyword": rule.keyword, "description": description }))
         }
+        // Exceptions never block (check_words never selects them).
+        WordSource::Exception => Outcome::Clean,
         WordSource::Category { category, severity } => {
             let msg = format!("Content blocked: {category} category keyword '{}' detected (severity: {})", rule.keyword, severity.as_str());
             Outcome::Blocked(
