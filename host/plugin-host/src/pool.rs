@@ -76,15 +76,40 @@ pub struct InstancePool<W: World> {
     limits: Limits,
     idle: ArrayQueue<Slot<W>>,
     permits: Arc<Semaphore>,
+    metrics: CallMetrics,
     /// The version this pool serves.
     pub version_id: u64,
+}
+
+/// Metric handles registered once per pool, so a call does not look them up.
+struct CallMetrics {
+    ok: metrics::Counter,
+    error: metrics::Counter,
+    trap: metrics::Counter,
+    timeout: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+impl CallMetrics {
+    fn new(plugin: &str) -> Self {
+        let c =
+            |outcome: &'static str| metrics::counter!("tianji_plugin_calls_total", "plugin" => plugin.to_string(), "outcome" => outcome);
+        Self {
+            ok: c("ok"),
+            error: c("error"),
+            trap: c("trap"),
+            timeout: c("timeout"),
+            duration: metrics::histogram!("tianji_plugin_call_duration_seconds", "plugin" => plugin.to_string()),
+        }
+    }
 }
 
 impl<W: World> InstancePool<W> {
     /// A pool for one version and configuration; instances are made on demand.
     pub fn new(engine: Engine, pre: W::Pre, grant: Arc<Grant>, limits: Limits, version_id: u64) -> Self {
         let n = limits.max_instances.max(1);
-        Self { engine, pre, grant, idle: ArrayQueue::new(n), permits: Arc::new(Semaphore::new(n)), limits, version_id }
+        let metrics = CallMetrics::new(&grant.plugin);
+        Self { engine, pre, grant, idle: ArrayQueue::new(n), permits: Arc::new(Semaphore::new(n)), metrics, limits, version_id }
     }
 
     /// The call deadline.
@@ -100,10 +125,14 @@ impl<W: World> InstancePool<W> {
     /// Takes an idle instance or makes one; waits while `max_instances` are busy.
     async fn acquire(&self, deadline: Instant) -> Result<Slot<W>, CallError> {
         let timeout = self.timeout();
-        let permit = tokio::time::timeout_at(deadline.into(), self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| CallError::Timeout(timeout))?
-            .map_err(|_| CallError::Unavailable("pool closed".into()))?;
+        // Usually a permit is free: take it without arming a timer.
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => tokio::time::timeout_at(deadline.into(), self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| CallError::Timeout(timeout))?
+                .map_err(|_| CallError::Unavailable("pool closed".into()))?,
+        };
         if let Some(mut slot) = self.idle.pop() {
             slot._permit = permit;
             return Ok(slot);
@@ -166,25 +195,24 @@ impl<W: World> InstancePool<W> {
         .await;
         let elapsed = started.elapsed();
         stats.record(elapsed);
-        let outcome = match &result {
+        let m = &self.metrics;
+        match &result {
             Err(CallError::Timeout(_)) => {
                 stats.timeouts.fetch_add(1, Ordering::Relaxed);
                 stats.errors.fetch_add(1, Ordering::Relaxed);
-                "timeout"
+                m.timeout.increment(1);
             }
             Err(CallError::Trap(_)) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
-                "trap"
+                m.trap.increment(1);
             }
             Err(_) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
-                "error"
+                m.error.increment(1);
             }
-            Ok(_) => "ok",
-        };
-        let plugin = self.grant.plugin.clone();
-        metrics::counter!("tianji_plugin_calls_total", "plugin" => plugin.clone(), "outcome" => outcome).increment(1);
-        metrics::histogram!("tianji_plugin_call_duration_seconds", "plugin" => plugin).record(elapsed.as_secs_f64());
+            Ok(_) => m.ok.increment(1),
+        }
+        m.duration.record(elapsed.as_secs_f64());
         result
     }
 }
