@@ -112,6 +112,19 @@ fn summary(c: &Config, ignored: &[String]) -> String {
         r.model_group_alias.len(),
     );
     let _ = writeln!(s, "auth: {}", if c.general_settings.master_key.is_some() { "master_key set" } else { "open (no master_key)" });
+    for g in &c.guardrails {
+        let modes: Vec<&str> = g.modes.iter().map(|m| m.as_str()).collect();
+        let on = if g.default_on { ", default_on" } else { "" };
+        let _ = writeln!(s, "guardrail: {:<22} -> {} ({}{on})", g.guardrail_name, g.guardrail, modes.join(","));
+    }
+    let l = &c.litellm_settings;
+    let callbacks: Vec<&str> = l.callbacks.iter().chain(&l.success_callback).chain(&l.failure_callback).map(String::as_str).collect();
+    if !callbacks.is_empty() {
+        let _ = writeln!(s, "callbacks: {}", callbacks.join(", "));
+    }
+    for p in &c.prompts {
+        let _ = writeln!(s, "prompt: {:<25} -> {}", p.prompt_id, p.integration);
+    }
     if !ignored.is_empty() {
         let _ = writeln!(s, "ignored (not supported yet):");
         for i in ignored {
