@@ -193,6 +193,28 @@ impl Selected {
         Ok(())
     }
 
+    /// Runs the `logging_only` guardrails on a finished answer: their
+    /// verdicts are logged and counted (`tianji_guardrail_observations_total`)
+    /// but change nothing.
+    pub async fn observe(&self, ctx: &CallContext, model_group: &str, req: &ChatRequest, resp: &ChatResponse) {
+        let call = GuardrailCall { ctx, phase: GuardrailPhase::LoggingOnly, model_group };
+        for entry in self.entries.iter().filter(|e| e.modes.contains(&GuardrailPhase::LoggingOnly)) {
+            let verdict = match entry.guardrail.check_response(&call, req, resp).await {
+                Ok(Verdict::Allow) => "allow",
+                Ok(Verdict::Modify(_)) => "modify",
+                Ok(Verdict::Block { reason, .. }) => {
+                    tracing::info!(guardrail = %entry.name, call_id = %ctx.call_id, "logging_only guardrail would have blocked: {reason}");
+                    "block"
+                }
+                Err(e) => {
+                    tracing::warn!(guardrail = %entry.name, call_id = %ctx.call_id, "logging_only guardrail failed: {}", e.message);
+                    "error"
+                }
+            };
+            metrics::counter!("tianji_guardrail_observations_total", "guardrail" => entry.name.clone(), "verdict" => verdict).increment(1);
+        }
+    }
+
     /// Runs the post-call checks on a response in config order.
     pub async fn check_response(
         &self,

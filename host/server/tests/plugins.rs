@@ -122,6 +122,8 @@ async fn pre_during_and_post_call_verdicts() {
     litellm_params: {guardrail: test_guardrail, mode: post_call, on_response: block, word: durian}
   - guardrail_name: parallel
     litellm_params: {guardrail: test_guardrail, mode: during_call, on_request: block, word: elderberry}
+  - guardrail_name: observer
+    litellm_params: {guardrail: trivial_guardrail, mode: logging_only}
 "#,
         None,
         None,
@@ -176,8 +178,21 @@ async fn pre_during_and_post_call_verdicts() {
     let (text_out, error) = p.stream("plain", json!({})).await;
     assert_eq!((text_out.as_str(), error), ("mock answer to: plain", None));
 
+    // logging_only: observes the answer off the response path and changes nothing.
+    let calls =
+        |v: &Value| v["plugins"].as_array().unwrap().iter().find(|x| x["name"] == "trivial_guardrail").unwrap()["calls"].as_u64().unwrap();
+    let before = calls(&p.get("/plugins").await);
+    let (status, body, headers) = p.chat("say cherry", json!({"guardrails": ["observer"]})).await;
+    assert_eq!((status, content(&body)), (200, "mock answer to: say cherry"));
+    assert!(headers["x-litellm-applied-guardrails"].to_str().unwrap().contains("observer"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while calls(&p.get("/plugins").await) < before + 2 {
+        assert!(std::time::Instant::now() < deadline, "the logging_only guardrail never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
     let list = p.get("/guardrails/list").await;
-    assert_eq!(list["guardrails"].as_array().unwrap().len(), 5);
+    assert_eq!(list["guardrails"].as_array().unwrap().len(), 6);
     assert_eq!(list["guardrails"][0]["litellm_params"]["guardrail"], "trivial_guardrail");
     assert_eq!(list["guardrails"][0]["guardrail_info"]["failure_policy"], "fail_closed");
 }

@@ -132,7 +132,8 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
         )
         .await
     };
-    let applied = selected.names_in(&[GuardrailPhase::PreCall, GuardrailPhase::DuringCall, GuardrailPhase::PostCall]);
+    let applied =
+        selected.names_in(&[GuardrailPhase::PreCall, GuardrailPhase::DuringCall, GuardrailPhase::PostCall, GuardrailPhase::LoggingOnly]);
     if !applied.is_empty()
         && let Ok(v) = http::HeaderValue::from_str(&applied.join(","))
     {
@@ -161,12 +162,17 @@ async fn post_call(
     selected: &Selected,
     ctx: &tianji_core::CallContext,
     model: &str,
-    req: &ChatRequest,
+    req: &Arc<ChatRequest>,
     during: Option<DuringCall>,
-    reply: Reply<ChatResponse>,
+    mut reply: Reply<ChatResponse>,
 ) -> Result<Reply<ChatResponse>, GatewayError> {
     if let Some(task) = during {
         task.await.map_err(|e| GatewayError::new(tianji_core::ErrorKind::Internal, format!("during_call guardrails: {e}")))??;
+    }
+    if selected.has(GuardrailPhase::LoggingOnly) {
+        // Observers see the answer as the upstream gave it, off the response path.
+        let (selected, ctx, model, req, resp) = (selected.clone(), ctx.clone(), model.to_owned(), req.clone(), reply.parsed()?.clone());
+        tokio::spawn(async move { selected.observe(&ctx, &model, &req, &resp).await });
     }
     if !selected.has(GuardrailPhase::PostCall) {
         return Ok(reply);
