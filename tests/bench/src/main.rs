@@ -65,6 +65,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rt.block_on(bench(args, bin_dir))
 }
 
+/// p50 and p99 over `base`, formatted; dashes without a base.
+fn added(stats: &Stats, base: Option<&Stats>) -> (String, String) {
+    match base {
+        Some(b) => (format!("{:.3}", stats.p50_ms() - b.p50_ms()), format!("{:.3}", stats.p99_ms() - b.p99_ms())),
+        None => ("-".into(), "-".into()),
+    }
+}
+
 fn write_config(upstream_port: u16) -> std::io::Result<PathBuf> {
     let path = std::env::temp_dir().join(format!("tianji-bench-{}.yaml", std::process::id()));
     std::fs::write(
@@ -185,12 +193,7 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
     );
     for r in &rows {
         let direct = rows.iter().find(|d| d.target == "direct" && d.concurrency == r.concurrency).map(|d| &d.stats);
-        let (ap50, ap99) = match direct {
-            Some(d) if r.target != "direct" => {
-                (format!("{:.3}", r.stats.p50_ms() - d.p50_ms()), format!("{:.3}", r.stats.p99_ms() - d.p99_ms()))
-            }
-            _ => ("-".into(), "-".into()),
-        };
+        let (ap50, ap99) = added(&r.stats, direct.filter(|_| r.target != "direct"));
         println!(
             "{:<10} {:>4} {:>9.3} {:>9.3} {:>11} {:>11} {:>10.0} {:>13} {:>7}",
             r.target,
@@ -213,16 +216,11 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
         );
         for r in prows {
             let base = if r.label.starts_with("10k") {
-                prows.iter().find(|b| b.label == "10k-token prompt, no guardrail" && b.concurrency == r.concurrency).map(|b| &b.stats)
+                prows.iter().find(|b| b.label == plugins::LONG_PROMPT_BASELINE && b.concurrency == r.concurrency).map(|b| &b.stats)
             } else {
                 rows.iter().find(|d| d.target == "tianji" && d.concurrency == r.concurrency).map(|d| &d.stats)
             };
-            let (a50, a99) = match base {
-                Some(b) if r.label != "10k-token prompt, no guardrail" => {
-                    (format!("{:.3}", r.stats.p50_ms() - b.p50_ms()), format!("{:.3}", r.stats.p99_ms() - b.p99_ms()))
-                }
-                _ => ("-".into(), "-".into()),
-            };
+            let (a50, a99) = added(&r.stats, base.filter(|_| r.label != plugins::LONG_PROMPT_BASELINE));
             println!(
                 "{:<44} {:>4} {:>9.3} {:>9.3} {:>11} {:>11} {:>10.0} {:>7}",
                 r.label,

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use crate::load::{Stats, run_load};
 use crate::procs::{self, Child, free_port};
 
+/// The label of the long-prompt row without guardrails (the baseline of the content-filter rows).
+pub const LONG_PROMPT_BASELINE: &str = "10k-token prompt, no guardrail";
+
 /// The built plugins: `<target>/wasm32-wasip2/plugin` beside `<target>/release`.
 pub fn plugin_build_dir(bin_dir: &Path) -> Option<PathBuf> {
     let dir = bin_dir.parent()?.join("wasm32-wasip2").join("plugin");
@@ -196,7 +199,7 @@ pub async fn run(
     let words = "The quick brown fox jumps over the lazy dog near the quiet riverbank today. ";
     let big_body = serde_json::json!({"model": "bench", "messages": [{"role": "user", "content": words.repeat(540)}]}).to_string();
     let filter = "guardrails:\n  - guardrail_name: cf\n    litellm_params:\n      guardrail: litellm_content_filter\n      mode: pre_call\n      default_on: true\n      patterns:\n        - {pattern_type: prebuilt, pattern_name: email, action: MASK}\n        - {pattern_type: prebuilt, pattern_name: credit_card, action: BLOCK}\n        - {pattern_type: prebuilt, pattern_name: aws_access_key, action: BLOCK}\n        - {pattern_type: prebuilt, pattern_name: us_ssn, action: BLOCK}\n      blocked_words:\n        - {keyword: confidential, action: BLOCK}\n      categories:\n        - {category: harmful_violence}\n        - {category: harmful_hate}\n        - {category: harmful_self_harm}\n        - {category: harmful_sexual}\n";
-    for (label, g) in [("10k-token prompt, no guardrail", ""), ("10k-token prompt, content filter", filter)] {
+    for (label, g) in [(LONG_PROMPT_BASELINE, ""), ("10k-token prompt, content filter", filter)] {
         let config = write_config(&work, upstream_port, g)?;
         let (child, port) = start(bin_dir, &config, &plugin_dir, &cache)?;
         procs::wait_http(port, "/health/liveliness", Duration::from_secs(60)).await?;
