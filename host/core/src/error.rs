@@ -76,6 +76,9 @@ pub struct GatewayError {
     pub provider: Option<String>,
     /// Structured details (a guardrail's violation), rendered as `error.details`.
     pub details: Option<Box<serde_json::Value>>,
+    /// LiteLLM's specific error `type` (`budget_exceeded`, `expired_key`, ...),
+    /// where it names one instead of the kind's OpenAI type.
+    pub error_type: Option<&'static str>,
 }
 
 impl GatewayError {
@@ -107,6 +110,7 @@ impl GatewayError {
             retry_after: None,
             provider: None,
             details: None,
+            error_type: None,
         }
     }
 
@@ -147,6 +151,18 @@ impl GatewayError {
     /// Records the provider that produced the error.
     pub fn with_provider(mut self, provider: &str) -> Self {
         self.provider = Some(provider.to_owned());
+        self
+    }
+
+    /// Names the request field at fault (`param`).
+    pub fn with_param(mut self, param: &str) -> Self {
+        self.param = Some(param.to_owned());
+        self
+    }
+
+    /// Sets LiteLLM's specific error `type`.
+    pub fn with_type(mut self, error_type: &'static str) -> Self {
+        self.error_type = Some(error_type);
         self
     }
 
@@ -233,7 +249,7 @@ impl GatewayError {
         ErrorBody {
             error: ErrorDetail {
                 message: &self.message,
-                r#type: self.openai_type(),
+                r#type: self.error_type.unwrap_or_else(|| self.openai_type()),
                 param: self.param.as_deref(),
                 code: self.code.clone().unwrap_or_else(|| self.status.as_u16().to_string()),
                 details: self.details.as_deref(),

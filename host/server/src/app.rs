@@ -3,6 +3,7 @@
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::handlers::management::keys;
 use crate::handlers::{chat, completions, embeddings, health, images, method_not_allowed, models, moderations, not_found};
 use crate::plugins;
 use crate::state::AppState;
@@ -40,6 +41,15 @@ pub fn app(state: AppState) -> Router {
         .route("/plugins", get(plugins::list))
         .route("/plugins/reload", post(plugins::reload))
         .route("/guardrails/list", get(plugins::guardrails_list))
+        .route("/key/generate", post(keys::generate))
+        .route("/key/info", get(keys::info))
+        .route("/key/update", post(keys::update))
+        .route("/key/delete", post(keys::delete))
+        .route("/key/list", get(keys::list))
+        .route("/key/regenerate", post(keys::regenerate))
+        .route("/key/{key}/regenerate", post(keys::regenerate_path))
+        .route("/key/block", post(keys::block))
+        .route("/key/unblock", post(keys::unblock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,12 +1,16 @@
 //! Authentication: with `general_settings.master_key` set, every API route
-//! needs the key as `Authorization: Bearer`, `api-key`, `x-api-key` or
-//! `x-litellm-api-key` (health and metrics are open, as in LiteLLM).
+//! needs a key as `Authorization: Bearer`, `api-key`, `x-api-key` or
+//! `x-litellm-api-key` (health and metrics are open, as in LiteLLM): the
+//! master key (admin), or a virtual key from `/key/generate`.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
+use std::sync::Arc;
+
 use subtle::ConstantTimeEq;
 use tianji_core::GatewayError;
 
+use crate::access::{KeyGrant, Lookup};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -47,6 +51,35 @@ pub fn presented_key(parts: &Parts) -> Option<&str> {
 pub struct Caller {
     /// Whether the caller used the master key (admin).
     pub is_admin: bool,
+    /// The virtual key used, if any.
+    pub key: Option<Arc<KeyGrant>>,
+}
+
+impl Caller {
+    /// The master key's caller (also every caller when auth is off).
+    pub const ADMIN: Caller = Caller { is_admin: true, key: None };
+}
+
+/// A caller with admin rights (the master key); management routes take this.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if caller.is_admin {
+            return Ok(Admin(caller));
+        }
+        let user = caller.key.as_ref().and_then(|k| k.key.record.user_id.clone()).unwrap_or_default();
+        Err(GatewayError::authentication(format!(
+            "Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route={}. Your role=internal_user. Your user_id={user}",
+            parts.uri.path()
+        ))
+        .with_type("auth_error")
+        .into())
+    }
 }
 
 /// `sk-...abcd`, as LiteLLM shows keys in errors.
@@ -60,19 +93,28 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(master) = &state.master_key else {
-            return Ok(Caller { is_admin: true });
+            return Ok(Caller::ADMIN);
         };
         let Some(key) = presented_key(parts) else {
             return Err(GatewayError::authentication("Authentication Error, No api key passed in.").into());
         };
         if master.matches(key) {
-            Ok(Caller { is_admin: true })
-        } else {
-            Err(GatewayError::authentication(format!(
-                "Authentication Error, Invalid proxy server token passed. Received API Key = {}",
-                abbreviate(key)
+            return Ok(Caller::ADMIN);
+        }
+        let invalid = || {
+            GatewayError::authentication(format!(
+                "Authentication Error, Invalid proxy server token passed. Received API Key = {}, Key Hash (Token) ={}",
+                abbreviate(key),
+                tianji_store::hash_key(key)
             ))
-            .into())
+        };
+        match &state.access {
+            Some(access) => match access.authenticate(key).await? {
+                Lookup::Found(grant) => Ok(Caller { is_admin: false, key: Some(grant) }),
+                Lookup::NotFound => Err(invalid().into()),
+                Lookup::Unverified => Ok(Caller { is_admin: false, key: None }),
+            },
+            None => Err(invalid().into()),
         }
     }
 }

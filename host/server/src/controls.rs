@@ -47,12 +47,20 @@ pub struct Extracted {
     pub mock_response: Option<Value>,
     /// The request's messages for call logs, when a logger wants them.
     pub log_messages: Option<Value>,
+    /// The virtual key the caller used, if any.
+    pub key: Option<std::sync::Arc<crate::access::KeyGrant>>,
 }
 
 impl Extracted {
     /// A copy for building a call log.
     pub fn clone_for_log(&self) -> Extracted {
-        Extracted { controls: self.controls.clone(), ctx: self.ctx.clone(), mock_response: None, log_messages: self.log_messages.clone() }
+        Extracted {
+            controls: self.controls.clone(),
+            ctx: self.ctx.clone(),
+            mock_response: None,
+            log_messages: self.log_messages.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 
@@ -88,6 +96,7 @@ fn checked_retries(n: u64) -> Result<u32, GatewayError> {
 
 /// Removes the gateway-only fields from `extra` and turns them into controls.
 pub fn extract(
+    caller: &crate::auth::Caller,
     extra: &mut Map<String, Value>,
     headers: &HeaderMap,
     model: &str,
@@ -151,7 +160,20 @@ pub fn extract(
         ctx.tags.extend(t.iter().filter_map(|t| t.as_str().map(str::to_owned)));
     }
     ctx.end_user = user.map(str::to_owned);
-    Ok(Extracted { controls, ctx, mock_response, log_messages: None })
+    let key = caller.key.clone();
+    if let Some(k) = &key {
+        // Guardrails and loggers see who is calling; the key's tags join the request's.
+        let r = &k.key.record;
+        ctx.key_alias.clone_from(&r.key_alias);
+        ctx.team_id.clone_from(&r.team_id);
+        ctx.user_id.clone_from(&r.user_id);
+        for t in &r.tags {
+            if !ctx.tags.contains(t) {
+                ctx.tags.push(t.clone());
+            }
+        }
+    }
+    Ok(Extracted { controls, ctx, mock_response, log_messages: None, key })
 }
 
 #[cfg(test)]
@@ -164,7 +186,8 @@ mod tests {
             r#"{"fallbacks":["b"],"num_retries":1,"timeout":2.5,"metadata":{"tags":["x"]},"tags":["y"],"mock_testing_fallbacks":true,"seed":1}"#,
         )
         .unwrap_or_default();
-        let e = extract(&mut extra, &HeaderMap::new(), "a", CallType::Completion, Some("u1")).expect("extract");
+        let e =
+            extract(&crate::auth::Caller::ADMIN, &mut extra, &HeaderMap::new(), "a", CallType::Completion, Some("u1")).expect("extract");
         assert_eq!(extra.keys().collect::<Vec<_>>(), vec!["seed"]);
         assert_eq!(e.controls.num_retries, Some(1));
         assert_eq!(e.controls.timeout, Some(Duration::from_millis(2500)));
@@ -177,9 +200,9 @@ mod tests {
     fn header_timeout_and_bad_values() {
         let mut h = HeaderMap::new();
         h.insert("x-litellm-timeout", http::HeaderValue::from_static("0.5"));
-        let e = extract(&mut Map::new(), &h, "a", CallType::Completion, None).expect("extract");
+        let e = extract(&crate::auth::Caller::ADMIN, &mut Map::new(), &h, "a", CallType::Completion, None).expect("extract");
         assert_eq!(e.controls.timeout, Some(Duration::from_millis(500)));
         let mut extra: Map<String, Value> = serde_json::from_str(r#"{"timeout":-1}"#).unwrap_or_default();
-        assert!(extract(&mut extra, &HeaderMap::new(), "a", CallType::Completion, None).is_err());
+        assert!(extract(&crate::auth::Caller::ADMIN, &mut extra, &HeaderMap::new(), "a", CallType::Completion, None).is_err());
     }
 }

@@ -84,6 +84,30 @@ pub fn add_cost(h: &mut HeaderMap, meta: &RouteMeta, prompt_tokens: u64, complet
     }
 }
 
+const KEY_SPEND: HeaderName = HeaderName::from_static("x-litellm-key-spend");
+const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+
+/// `x-litellm-key-spend` and, when the key has limits, `x-ratelimit-*`
+/// (these replace any relayed from the upstream: the key's are the ones the
+/// client is held to).
+pub fn add_key_headers(h: &mut HeaderMap, key_spend: Option<f64>, remaining: &crate::access::limiter::Remaining) {
+    if let Some(spend) = key_spend {
+        let text = format!("{spend:.12}");
+        put(h, KEY_SPEND, text.trim_end_matches('0').trim_end_matches('.'));
+    }
+    if let Some((limit, left)) = remaining.requests {
+        h.insert(LIMIT_REQUESTS, HeaderValue::from(limit));
+        h.insert(REMAINING_REQUESTS, HeaderValue::from(left));
+    }
+    if let Some((limit, left)) = remaining.tokens {
+        h.insert(LIMIT_TOKENS, HeaderValue::from(limit));
+        h.insert(REMAINING_TOKENS, HeaderValue::from(left));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

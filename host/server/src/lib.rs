@@ -3,6 +3,7 @@
 //! CLI over [`serve`].
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod body;

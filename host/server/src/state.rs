@@ -10,6 +10,8 @@ use tianji_core::config::{Config, ConfigError, Problems};
 use tianji_providers::ProviderRegistry;
 use tianji_router::Router;
 
+use crate::access::spend_writer::WriterSettings;
+use crate::access::{Access, AccessSettings};
 use crate::auth::MasterKey;
 use crate::plugins::{Plugins, plugin_dirs, raw_guardrails};
 
@@ -31,6 +33,8 @@ pub struct AppState {
     pub started: Instant,
     /// Plugins and the guardrail policy.
     pub plugins: Arc<Plugins>,
+    /// Virtual keys, budgets, limits and spend (with a master key).
+    pub access: Option<Arc<Access>>,
 }
 
 /// Where things come from, beyond the config text.
@@ -82,8 +86,13 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
         Plugins::start(&config, raw_guardrails(text), options.config_path.clone(), plugin_dirs(configured_dir.as_deref()), &mut problems);
     let metrics = crate::telemetry::metrics_handle();
     let router = Router::build(&config, Arc::new(ProviderRegistry::with_builtin()), tianji_providers::http::build_client(), &mut problems);
+    let database = database_target(&config, options.config_path.as_deref(), &mut problems);
     let ignored = problems.into_result()?;
     let plugins = Arc::new(plugins.ok_or_else(|| ConfigError { problems: Vec::new() })?);
+    let access = match (database, config.general_settings.master_key.as_deref()) {
+        (Some(target), Some(master)) => Some(open_access(&plugins, &config, target, master)?),
+        _ => None,
+    };
     let max_mb = config.general_settings.max_request_size_mb.unwrap_or(DEFAULT_MAX_BODY_MB);
     let state = AppState {
         router: Arc::new(router),
@@ -92,6 +101,72 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
         metrics,
         started: Instant::now(),
         plugins,
+        access,
     };
     Ok(Loaded { state, config, ignored })
+}
+
+/// Where keys and spend are kept.
+struct DatabaseTarget {
+    url: String,
+    spill_path: Option<PathBuf>,
+}
+
+/// The database to open: `general_settings.database_url`, else
+/// `DATABASE_URL`, else (with a master key) `tianji.db` next to the config,
+/// or an in-memory database when there is no config file.
+fn database_target(config: &Config, config_path: Option<&Path>, problems: &mut Problems) -> Option<DatabaseTarget> {
+    let g = &config.general_settings;
+    let url = g.database_url.clone().or_else(|| config.env.get("DATABASE_URL").filter(|u| !u.is_empty()));
+    if g.master_key.is_none() {
+        if url.is_some() {
+            problems.error(
+                "general_settings.master_key",
+                "is required when a database is configured (database_url or DATABASE_URL): virtual keys are managed with the master key",
+            );
+        }
+        return None;
+    }
+    let dir = config_path.and_then(Path::parent).map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d });
+    let url = match (url, dir) {
+        (Some(u), _) => u,
+        (None, Some(dir)) => tianji_store::sqlite_url(&dir.join("tianji.db")),
+        (None, None) => "sqlite::memory:".to_owned(),
+    };
+    let spill_path = match (url.contains(":memory:"), dir) {
+        (true, _) => None,
+        (false, Some(dir)) => Some(dir.join("tianji-spend-spill.jsonl")),
+        (false, None) => Some(PathBuf::from("tianji-spend-spill.jsonl")),
+    };
+    Some(DatabaseTarget { url, spill_path })
+}
+
+/// Connects to the database (on the control runtime, which also runs the
+/// spend writer) and starts the key layer.
+fn open_access(plugins: &Plugins, config: &Config, target: DatabaseTarget, master: &str) -> Result<Arc<Access>, ConfigError> {
+    let g = &config.general_settings;
+    let secs = |v: Option<f64>, default: std::time::Duration| v.map_or(default, std::time::Duration::from_secs_f64);
+    let settings = AccessSettings {
+        cache_ttl: secs(g.user_api_key_cache_ttl, crate::access::DEFAULT_CACHE_TTL),
+        writer: WriterSettings {
+            interval: secs(g.proxy_batch_write_at, crate::access::DEFAULT_WRITE_INTERVAL),
+            batch_size: g.spend_log_batch_size.map_or(crate::access::DEFAULT_WRITE_BATCH, |n| n as usize),
+            spill_path: target.spill_path,
+        },
+        allow_requests_on_db_unavailable: g.allow_requests_on_db_unavailable,
+    };
+    let options = tianji_store::StoreOptions {
+        max_connections: g.database_connection_pool_limit.map_or(10, |n| n.min(u64::from(u32::MAX)) as u32),
+        ..Default::default()
+    };
+    let url = target.url;
+    plugins
+        .control
+        .block_on(async move {
+            let store = tianji_store::Store::connect(&url, &options).await?;
+            Ok::<_, tianji_store::StoreError>(Access::start(store, settings, master))
+        })
+        .map_err(|e| ConfigError {
+            problems: vec![tianji_core::config::Problem { path: "general_settings.database_url".into(), message: e.to_string() }],
+        })
 }

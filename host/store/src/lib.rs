@@ -223,3 +223,13 @@ pub fn hash_key(key: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(key.as_bytes()))
 }
+
+/// The stored id of a key given as the key itself (`sk-...`) or as its hash
+/// (LiteLLM accepts either wherever a key is named).
+pub fn token_of(key_or_hash: &str) -> String {
+    if key_or_hash.len() == 64 && key_or_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        key_or_hash.to_ascii_lowercase()
+    } else {
+        hash_key(key_or_hash)
+    }
+}

@@ -11,6 +11,16 @@ pub fn now() -> Timestamp {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A system time as a [`Timestamp`], to the microsecond.
+pub fn from_system(t: std::time::SystemTime) -> Timestamp {
+    DateTime::<Utc>::from(t).trunc_subsecs(6)
+}
+
+/// When a budget window that ends now should end next: `span` from now.
+pub fn next_reset(now: &Timestamp, span: Span) -> Timestamp {
+    add(now, span)
+}
+
 /// The stored form: RFC 3339 UTC with microseconds, fixed width, so
 /// timestamps order correctly as text in either database.
 pub fn to_db(t: &Timestamp) -> String {

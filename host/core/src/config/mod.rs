@@ -292,6 +292,21 @@ pub struct GeneralSettings {
     pub max_request_size_mb: Option<f64>,
     /// Directory of plugins (`.wasm` components), watched while running.
     pub plugin_dir: Option<String>,
+    /// `database_url` (or the `DATABASE_URL` environment variable):
+    /// `postgresql://...` or `sqlite:...`. Without it, and with a master key,
+    /// keys live in a SQLite file next to the config.
+    pub database_url: Option<String>,
+    /// `database_connection_pool_limit`: most database connections (default 10).
+    pub database_connection_pool_limit: Option<u64>,
+    /// `allow_requests_on_db_unavailable`: with the database unreachable, let
+    /// requests whose key is not cached through instead of refusing them.
+    pub allow_requests_on_db_unavailable: bool,
+    /// `proxy_batch_write_at`: seconds between spend-log writes (default 10).
+    pub proxy_batch_write_at: Option<f64>,
+    /// `spend_log_batch_size`: most spend rows per write (default 1000).
+    pub spend_log_batch_size: Option<u64>,
+    /// `user_api_key_cache_ttl`: seconds a key stays cached (default 60).
+    pub user_api_key_cache_ttl: Option<f64>,
 }
 
 impl Config {
@@ -570,7 +585,27 @@ fn parse_general_settings(mut s: Section, problems: &mut Problems) -> GeneralSet
         master_key: s.string("master_key", problems),
         max_request_size_mb: s.f64("max_request_size_mb", problems),
         plugin_dir: s.string("plugin_dir", problems),
+        database_url: s.string("database_url", problems),
+        database_connection_pool_limit: s.u64("database_connection_pool_limit", problems),
+        allow_requests_on_db_unavailable: s.bool("allow_requests_on_db_unavailable", problems).unwrap_or(false),
+        proxy_batch_write_at: s.f64("proxy_batch_write_at", problems),
+        spend_log_batch_size: s.u64("spend_log_batch_size", problems),
+        user_api_key_cache_ttl: s.f64("user_api_key_cache_ttl", problems),
     };
+    if let Some(url) = &g.database_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
+    {
+        problems.error(&s.child_path("database_url"), "must start with postgresql://, postgres:// or sqlite:");
+    }
+    for (name, v) in [("proxy_batch_write_at", g.proxy_batch_write_at), ("user_api_key_cache_ttl", g.user_api_key_cache_ttl)] {
+        if v.is_some_and(|v| v < 0.0) {
+            problems.error(&s.child_path(name), "must not be negative");
+        }
+    }
+    if g.spend_log_batch_size == Some(0) || g.database_connection_pool_limit == Some(0) {
+        let name = if g.spend_log_batch_size == Some(0) { "spend_log_batch_size" } else { "database_connection_pool_limit" };
+        problems.error(&s.child_path(name), "must be at least 1");
+    }
     if let Some(k) = &g.master_key
         && !k.starts_with("sk-")
     {

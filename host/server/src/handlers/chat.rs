@@ -28,27 +28,27 @@ use tianji_core::traits::GuardrailPhase;
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(req): JsonBody<ChatRequest>,
 ) -> Response {
-    handle(state, headers, req).await
+    handle(state, caller, headers, req).await
 }
 
 /// `POST /openai/deployments/{model}/chat/completions` (Azure-style clients).
 pub async fn chat_completions_for(
     State(state): State<AppState>,
     Path(model): Path<String>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(mut req): JsonBody<ChatRequest>,
 ) -> Response {
     // As in LiteLLM, the deployment in the path names the model.
     req.model = model;
-    handle(state, headers, req).await
+    handle(state, caller, headers, req).await
 }
 
-async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Response {
+async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: ChatRequest) -> Response {
     let started = Instant::now();
     if let Err(e) = state.plugins.prompts.apply(&mut req).await {
         return ApiError::from(e).into_response();
@@ -56,7 +56,7 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: ChatRequest) -> Re
     if let Err(e) = validate(&req) {
         return ApiError::from(e).into_response();
     }
-    let extracted = match extract(&mut req.extra, &headers, &req.model, CallType::Completion, req.user.as_deref()) {
+    let extracted = match extract(&caller, &mut req.extra, &headers, &req.model, CallType::Completion, req.user.as_deref()) {
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -293,6 +293,7 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
             ctx: extracted.ctx.clone(),
             mock_response: extracted.mock_response.clone(),
             log_messages: extracted.log_messages.clone(),
+            key: extracted.key.clone(),
         };
         ex.ctx.call_id = tianji_core::new_call_id();
         let model = model.clone();

@@ -20,28 +20,28 @@ use crate::state::AppState;
 /// `POST /v1/completions`.
 pub async fn completions(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(req): JsonBody<CompletionRequest>,
 ) -> Response {
-    handle(state, headers, req).await
+    handle(state, caller, headers, req).await
 }
 
 /// `POST /openai/deployments/{model}/completions`.
 pub async fn completions_for(
     State(state): State<AppState>,
     Path(model): Path<String>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(mut req): JsonBody<CompletionRequest>,
 ) -> Response {
     if req.model.is_empty() {
         req.model = model;
     }
-    handle(state, headers, req).await
+    handle(state, caller, headers, req).await
 }
 
-async fn handle(state: AppState, headers: HeaderMap, mut req: CompletionRequest) -> Response {
+async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: CompletionRequest) -> Response {
     let started = Instant::now();
     if let Err(e) = require_model(&req.model) {
         return ApiError::from(e).into_response();
@@ -50,7 +50,7 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: CompletionRequest)
         return ApiError::from(tianji_core::GatewayError::bad_request("prompt is required", Some("prompt"))).into_response();
     }
     let user = req.extra.get("user").and_then(|u| u.as_str()).map(str::to_owned);
-    let mut extracted = match extract(&mut req.extra, &headers, &req.model, CallType::TextCompletion, user.as_deref()) {
+    let mut extracted = match extract(&caller, &mut req.extra, &headers, &req.model, CallType::TextCompletion, user.as_deref()) {
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -20,28 +20,28 @@ use crate::state::AppState;
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(req): JsonBody<EmbeddingRequest>,
 ) -> Response {
-    handle(state, headers, req).await
+    handle(state, caller, headers, req).await
 }
 
 /// `POST /openai/deployments/{model}/embeddings`.
 pub async fn embeddings_for(
     State(state): State<AppState>,
     Path(model): Path<String>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(mut req): JsonBody<EmbeddingRequest>,
 ) -> Response {
     if req.model.is_empty() {
         req.model = model;
     }
-    handle(state, headers, req).await
+    handle(state, caller, headers, req).await
 }
 
-async fn handle(state: AppState, headers: HeaderMap, mut req: EmbeddingRequest) -> Response {
+async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: EmbeddingRequest) -> Response {
     let started = Instant::now();
     if let Err(e) = require_model(&req.model) {
         return ApiError::from(e).into_response();
@@ -56,7 +56,7 @@ async fn handle(state: AppState, headers: HeaderMap, mut req: EmbeddingRequest) 
         return ApiError::from(GatewayError::bad_request("input must be a non-empty string or list", Some("input"))).into_response();
     }
     let user = req.extra.get("user").and_then(|u| u.as_str()).map(str::to_owned);
-    let extracted = match extract(&mut req.extra, &headers, &req.model, CallType::Embeddings, user.as_deref()) {
+    let extracted = match extract(&caller, &mut req.extra, &headers, &req.model, CallType::Embeddings, user.as_deref()) {
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };

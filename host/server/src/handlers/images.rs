@@ -24,13 +24,13 @@ pub const DEFAULT_IMAGE_MODEL: &str = "dall-e-2";
 /// `POST /v1/images/generations`.
 pub async fn generations(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(mut req): JsonBody<ImageRequest>,
 ) -> Response {
     let started = Instant::now();
     let model = req.model.clone().unwrap_or_else(|| DEFAULT_IMAGE_MODEL.to_owned());
-    let extracted = match extract(&mut req.extra, &headers, &model, CallType::ImageGeneration, None) {
+    let extracted = match extract(&caller, &mut req.extra, &headers, &model, CallType::ImageGeneration, None) {
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -8,6 +8,7 @@ pub mod completions;
 pub mod embeddings;
 pub mod health;
 pub mod images;
+pub mod management;
 pub mod models;
 pub mod moderations;
 
@@ -24,9 +25,10 @@ use tianji_core::types::{HasUsage, Reply};
 use tianji_router::{Attempt, RouteMeta, Routed};
 use tracing::Instrument;
 
+use crate::access::{StreamSettle, Ticket};
 use crate::controls::Extracted;
 use crate::error::ApiError;
-use crate::headers::{add_cost, add_routing_headers, routing_headers};
+use crate::headers::{add_cost, add_key_headers, add_routing_headers, routing_headers};
 use crate::sse;
 use crate::state::AppState;
 
@@ -47,8 +49,10 @@ fn record_request(route: &'static str, meta: &RouteMeta, status: StatusCode, sta
 }
 
 /// Routes a call through the router and turns the outcome into a response:
-/// `on_ok` builds the success response; failures become OpenAI-shaped errors
-/// with the routing headers. Every call is recorded in the request metrics.
+/// with virtual keys, the call is first admitted (key state, model access,
+/// budgets, rate limits) and its [`Ticket`] handed to `on_ok`, which settles
+/// it; `on_ok` builds the success response; failures become OpenAI-shaped
+/// errors with the routing headers. Every call is recorded in the request metrics.
 async fn route<V, F, Fut>(
     state: &AppState,
     route: &'static str,
@@ -56,21 +60,37 @@ async fn route<V, F, Fut>(
     extracted: &Extracted,
     started: Instant,
     op: F,
-    on_ok: impl AsyncFnOnce(Routed<V>) -> (Response, RouteMeta),
+    on_ok: impl AsyncFnOnce(Routed<V>, Option<Ticket>) -> (Response, RouteMeta),
 ) -> Response
 where
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<V, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
+    let ticket = match &state.access {
+        Some(access) => match access.admit(extracted.key.as_deref(), model, extracted.ctx.end_user.as_deref(), &state.router).await {
+            Ok(t) => Some(t),
+            Err(error) => {
+                let meta = RouteMeta { model_group: model.to_owned(), ..Default::default() };
+                let response = failed(call_id, error, &meta, started);
+                record_request(route, &meta, response.status(), started);
+                return response;
+            }
+        },
+        None => None,
+    };
+    let model = ticket.as_ref().and_then(|t| t.routed_model.as_deref()).unwrap_or(model).to_owned();
     let span = tracing::info_span!("request", call_id = %call_id, route);
-    let result = state.router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
+    let result = state.router.execute(&model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
-        Ok(routed) => on_ok(routed).await,
+        Ok(routed) => on_ok(routed, ticket).await,
         Err(failure) => {
             if !state.plugins.logging.is_empty() {
                 let event = crate::logging::event(extracted, &failure.meta, started, None, Some(failure.error.message.clone()), None);
                 state.plugins.logging.submit(event);
+            }
+            if let Some(t) = &ticket {
+                t.settle(&extracted.ctx, &failure.meta, None, false);
             }
             (failed(call_id, failure.error, &failure.meta, started), failure.meta)
         }
@@ -119,10 +139,17 @@ where
     Fut: Future<Output = Result<Reply<T>, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    route(state, route_name, model, extracted, started, op, async |Routed { value, meta, .. }| {
+    route(state, route_name, model, extracted, started, op, async |Routed { value, meta, .. }, ticket: Option<Ticket>| {
+        // The upstream was paid for even when a post-call check refuses the answer.
+        let usage = value.usage().map(|u| (u.prompt_tokens, u.completion_tokens));
         let value = match check(value).await {
             Ok(v) => v,
-            Err(error) => return (failed(call_id, error, &meta, started), meta),
+            Err(error) => {
+                if let Some(t) = &ticket {
+                    t.settle(&extracted.ctx, &meta, usage, false);
+                }
+                return (failed(call_id, error, &meta, started), meta);
+            }
         };
         match value.to_bytes() {
             Ok(body) => {
@@ -136,9 +163,12 @@ where
                         h.append(name, v.clone());
                     }
                 }
-                let usage = value.usage().map(|u| (u.prompt_tokens, u.completion_tokens));
                 if let Some((p, c)) = usage {
                     add_cost(h, &meta, p, c);
+                }
+                if let Some(t) = &ticket {
+                    let settled = t.settle(&extracted.ctx, &meta, usage, true);
+                    add_key_headers(h, settled.key_spend, &t.remaining);
                 }
                 if let Some(b) = log_body {
                     let response = serde_json::from_slice(&b).ok();
@@ -146,7 +176,12 @@ where
                 }
                 (resp, meta)
             }
-            Err(error) => (failed(call_id, error, &meta, started), meta),
+            Err(error) => {
+                if let Some(t) = &ticket {
+                    t.settle(&extracted.ctx, &meta, usage, false);
+                }
+                (failed(call_id, error, &meta, started), meta)
+            }
         }
     })
     .await
@@ -168,7 +203,10 @@ where
     Fut: Future<Output = Result<S, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
-    route(state, route_name, model, extracted, started, op, async |Routed { value, meta, in_flight }| {
+    route(state, route_name, model, extracted, started, op, async |Routed { value, meta, in_flight }, ticket: Option<Ticket>| {
+        let remaining = ticket.as_ref().map(|t| t.remaining.clone());
+        let key_spend = ticket.as_ref().and_then(|t| t.key_spend());
+        let mut settle = ticket.map(|t| StreamSettle::new(t, extracted.ctx.clone(), meta.clone()));
         // The deployment counts the stream as in flight until the body is done
         // or dropped; the call log is sent then too, with the final usage.
         let mut log = (!state.plugins.logging.is_empty()).then(|| {
@@ -176,8 +214,13 @@ where
         });
         let body: Body = sse::body(call_id, value, move |chunk: &Reply<T>| {
             let _ = &in_flight;
-            if let (Some(log), Some(u)) = (&mut log, chunk.usage()) {
-                log.usage(u.prompt_tokens, u.completion_tokens);
+            if let Some(u) = chunk.usage() {
+                if let Some(log) = &mut log {
+                    log.usage(u.prompt_tokens, u.completion_tokens);
+                }
+                if let Some(s) = &mut settle {
+                    s.usage(u.prompt_tokens, u.completion_tokens);
+                }
             }
         });
         let mut resp = (StatusCode::OK, body).into_response();
@@ -186,6 +229,9 @@ where
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         h.insert(http::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
         add_routing_headers(h, call_id, &meta, started.elapsed());
+        if let Some(remaining) = &remaining {
+            add_key_headers(h, key_spend, remaining);
+        }
         (resp, meta)
     })
     .await

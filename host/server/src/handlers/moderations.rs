@@ -24,13 +24,13 @@ pub const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
 /// `POST /v1/moderations`.
 pub async fn moderations(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(mut req): JsonBody<ModerationRequest>,
 ) -> Response {
     let started = Instant::now();
     let model = req.model.clone().unwrap_or_else(|| DEFAULT_MODERATION_MODEL.to_owned());
-    let extracted = match extract(&mut req.extra, &headers, &model, CallType::Moderation, None) {
+    let extracted = match extract(&caller, &mut req.extra, &headers, &model, CallType::Moderation, None) {
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
