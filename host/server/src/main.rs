@@ -152,6 +152,7 @@ fn run(cli: &Cli) -> ExitCode {
     }
     loaded.state.plugins.watch();
     let plugins = loaded.state.plugins.clone();
+    let access = loaded.state.access.clone();
     let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let addr = match (cli.host.as_str(), cli.port).to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(a) => a,
@@ -178,8 +179,14 @@ fn run(cli: &Cli) -> ExitCode {
             })
         }
     };
-    // Accepted call logs are delivered before exit.
+    // Accepted call logs and spend rows are delivered before exit.
     plugins.flush_logs(grace.max(Duration::from_secs(5)));
+    if let Some(access) = access {
+        plugins.control.block_on(async move {
+            access.shutdown(grace.max(Duration::from_secs(10))).await;
+            access.store.close().await;
+        });
+    }
     match result {
         Ok(()) => {
             tracing::info!("stopped");
