@@ -1,9 +1,9 @@
 //! The axum application: every route LiteLLM clients call, with OpenAI-shaped 404s.
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 
-use crate::handlers::management::keys;
+use crate::handlers::management::{budgets, customers, keys, organizations, teams, users};
 use crate::handlers::{chat, completions, embeddings, health, images, method_not_allowed, models, moderations, not_found};
 use crate::plugins;
 use crate::state::AppState;
@@ -50,6 +50,43 @@ pub fn app(state: AppState) -> Router {
         .route("/key/{key}/regenerate", post(keys::regenerate_path))
         .route("/key/block", post(keys::block))
         .route("/key/unblock", post(keys::unblock))
+        .route("/team/new", post(teams::new))
+        .route("/team/info", get(teams::info))
+        .route("/team/update", post(teams::update))
+        .route("/team/delete", post(teams::delete))
+        .route("/team/list", get(teams::list))
+        .route("/team/block", post(teams::block))
+        .route("/team/unblock", post(teams::unblock))
+        .route("/team/member_add", post(teams::member_add))
+        .route("/team/member_update", post(teams::member_update))
+        .route("/team/member_delete", post(teams::member_delete))
+        .route("/user/new", post(users::new))
+        .route("/user/info", get(users::info))
+        .route("/user/update", post(users::update))
+        .route("/user/delete", post(users::delete))
+        .route("/user/list", get(users::list))
+        .route("/customer/new", post(customers::new))
+        .route("/customer/info", get(customers::info))
+        .route("/customer/update", post(customers::update))
+        .route("/customer/delete", post(customers::delete))
+        .route("/customer/list", get(customers::list))
+        .route("/customer/block", post(customers::block))
+        .route("/customer/unblock", post(customers::unblock))
+        .route("/end_user/block", post(customers::block))
+        .route("/end_user/unblock", post(customers::unblock))
+        .route("/budget/new", post(budgets::new))
+        .route("/budget/info", post(budgets::info))
+        .route("/budget/update", post(budgets::update))
+        .route("/budget/delete", post(budgets::delete))
+        .route("/budget/list", get(budgets::list))
+        .route("/organization/new", post(organizations::new))
+        .route("/organization/info", get(organizations::info))
+        .route("/organization/update", patch(organizations::update).post(organizations::update))
+        .route("/organization/delete", delete(organizations::delete).post(organizations::delete))
+        .route("/organization/list", get(organizations::list))
+        .route("/organization/member_add", post(organizations::member_add))
+        .route("/organization/member_update", patch(organizations::member_update).post(organizations::member_update))
+        .route("/organization/member_delete", delete(organizations::member_delete).post(organizations::member_delete))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

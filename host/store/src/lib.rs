@@ -13,6 +13,7 @@
 //! writes spend from a background task.
 
 pub mod entity;
+pub mod memberships;
 pub mod records;
 pub mod spend;
 #[cfg(feature = "testing")]

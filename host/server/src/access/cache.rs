@@ -129,6 +129,15 @@ cached!(tianji_store::TeamRecord);
 cached!(tianji_store::UserRecord);
 cached!(tianji_store::EndUserRecord);
 
+impl Cached for tianji_store::OrganizationRecord {
+    fn stored_spend(&self) -> f64 {
+        self.spend
+    }
+    fn window(&self) -> Option<Timestamp> {
+        None
+    }
+}
+
 impl Cached for tianji_store::BudgetRecord {
     fn stored_spend(&self) -> f64 {
         0.0

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use tianji_core::{CallContext, ErrorKind, GatewayError};
 use tianji_router::{RouteMeta, Router};
 use tianji_store::time::{self, Timestamp};
-use tianji_store::{BudgetRecord, EndUserRecord, KeyRecord, SpendRow, Store, StoreError, TeamRecord, UserRecord};
+use tianji_store::{BudgetRecord, EndUserRecord, KeyRecord, OrganizationRecord, SpendRow, Store, StoreError, TeamRecord, UserRecord};
 
 use cache::{Cache, Live};
 use limiter::{Limit, RateLimiter, Refusal, Remaining, Scope};
@@ -65,6 +65,8 @@ pub struct Access {
     pub end_users: Cache<EndUserRecord>,
     /// Budgets by id.
     pub budgets: Cache<BudgetRecord>,
+    /// Organizations by id.
+    pub organizations: Cache<OrganizationRecord>,
     /// Rate limits.
     pub limiter: Arc<dyn RateLimiter>,
     local_limiter: Option<Arc<limiter::local::LocalLimiter>>,
@@ -103,6 +105,7 @@ pub struct Ticket {
     team: Option<Arc<Live<TeamRecord>>>,
     user: Option<Arc<Live<UserRecord>>>,
     end_user: Option<Arc<Live<EndUserRecord>>>,
+    organization: Option<Arc<Live<OrganizationRecord>>>,
     counters: Vec<String>,
     /// What the key's limits have left, for `x-ratelimit-*`.
     pub remaining: Remaining,
@@ -180,6 +183,7 @@ impl Access {
             users: Cache::new(ttl),
             end_users: Cache::new(ttl),
             budgets: Cache::new(ttl),
+            organizations: Cache::new(ttl),
             limiter: local.clone(),
             local_limiter: Some(local),
             allow_on_db_unavailable: settings.allow_requests_on_db_unavailable,
@@ -219,6 +223,7 @@ impl Access {
             team: None,
             user: None,
             end_user: None,
+            organization: None,
             counters: Vec::new(),
             remaining: Remaining::default(),
             routed_model: None,
@@ -289,6 +294,20 @@ impl Access {
             {
                 return Err(budget_exceeded(&format!("User={}.", u.record.user_id), u.spend.get(), max));
             }
+            let org_id = k.organization_id.as_ref().or(team.as_ref().and_then(|t| t.record.organization_id.as_ref()));
+            let organization = match org_id {
+                Some(id) => self.organizations.get(&self.store, id).await.map_err(|e| unavailable(&e))?,
+                None => None,
+            };
+            if let Some(o) = &organization
+                && let Some(budget_id) = &o.record.budget_id
+                && let Some(b) = self.budgets.get(&self.store, budget_id).await.map_err(|e| unavailable(&e))?
+                && let Some(max) = b.record.max_budget
+                && o.spend.get() >= max
+            {
+                return Err(budget_exceeded(&format!("Organization={}.", o.record.organization_id), o.spend.get(), max));
+            }
+            ticket.organization = organization;
             if let Some(limit) = k.model_max_budget.get(model).and_then(|b| b.get("budget_limit")).and_then(|v| v.as_f64()) {
                 let spent = self.model_spend("key", &grant.hash, model).await;
                 if spent >= limit {
@@ -524,9 +543,14 @@ impl Ticket {
         if let Some(k) = &self.key {
             key_spend = Some(k.spend.add(charged));
         }
-        for live in [self.team.as_ref().map(|t| &t.spend), self.user.as_ref().map(|u| &u.spend), self.end_user.as_ref().map(|c| &c.spend)]
-            .into_iter()
-            .flatten()
+        for live in [
+            self.team.as_ref().map(|t| &t.spend),
+            self.user.as_ref().map(|u| &u.spend),
+            self.end_user.as_ref().map(|c| &c.spend),
+            self.organization.as_ref().map(|o| &o.spend),
+        ]
+        .into_iter()
+        .flatten()
         {
             live.add(charged);
         }
@@ -553,7 +577,7 @@ impl Ticket {
             api_base: meta.api_base.clone(),
             user: k.and_then(|k| k.user_id.clone()),
             team_id: k.and_then(|k| k.team_id.clone()),
-            organization_id: k.and_then(|k| k.organization_id.clone()),
+            organization_id: self.organization.as_ref().map(|o| o.record.organization_id.clone()),
             end_user: ctx.end_user.clone(),
             status: if ok { "success" } else { "failure" }.to_owned(),
             request_tags: ctx.tags.clone(),

@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tianji_core::GatewayError;
 use tianji_store::time::{self, Timestamp};
-use tianji_store::{Filter, KeyRecord, TeamRecord, UserRecord, hash_key, token_of};
+use tianji_store::{Filter, KeyRecord, TeamRecord, hash_key, token_of};
 
-use super::{access, non_negative, page_bounds, store_error};
+use super::users::ensure_user;
+use super::{access, non_negative, page_bounds, parse_span, store_error};
 use crate::auth::{Admin, Caller, abbreviate};
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -100,10 +101,6 @@ pub fn new_key() -> Result<String, GatewayError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| GatewayError::internal(format!("no randomness for a new key: {e}")))?;
     Ok(format!("sk-{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
-}
-
-fn parse_span(field: &str, text: &str) -> Result<time::Span, GatewayError> {
-    time::parse_duration(text).map_err(|m| GatewayError::bad_request(format!("{field}: {m}"), Some(field)))
 }
 
 impl KeyFields {
@@ -201,35 +198,9 @@ async fn check_owners(state: &AppState, fields: &KeyFields) -> Result<(), Gatewa
         return Err(GatewayError::bad_request(format!("team_id={team} does not exist; create it with /team/new"), Some("team_id"))
             .with_status(http::StatusCode::NOT_FOUND));
     }
-    if let Some(user) = &fields.user_id
-        && a.store.get::<UserRecord>(user).await.map_err(store_error)?.is_none()
-    {
-        // LiteLLM creates the user a key names on first use; so does Tianji.
-        let now = time::now();
-        let record = UserRecord {
-            user_id: user.clone(),
-            user_alias: None,
-            user_email: None,
-            user_role: Some("internal_user".into()),
-            teams: fields.team_id.iter().cloned().collect(),
-            organization_id: fields.organization_id.clone(),
-            max_budget: None,
-            spend: 0.0,
-            models: Vec::new(),
-            tpm_limit: None,
-            rpm_limit: None,
-            max_parallel_requests: None,
-            budget_duration: None,
-            budget_reset_at: None,
-            model_max_budget: Map::new(),
-            metadata: Map::new(),
-            created_at: now,
-            updated_at: now,
-        };
-        match a.store.insert(&record).await {
-            Ok(()) | Err(tianji_store::StoreError::Conflict(_)) => {}
-            Err(e) => return Err(store_error(e)),
-        }
+    if let Some(user) = &fields.user_id {
+        // LiteLLM creates the user a key names; so does Tianji.
+        ensure_user(state, user, None).await?;
     }
     Ok(())
 }

@@ -3,7 +3,12 @@
 //! Every route needs the master key ([`crate::auth::Admin`]) unless it says
 //! otherwise, and a database (there is one whenever a master key is set).
 
+pub mod budgets;
+pub mod customers;
 pub mod keys;
+pub mod organizations;
+pub mod teams;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -55,4 +60,9 @@ pub fn page_bounds(page: Option<i64>, size: Option<i64>) -> Result<(i64, i64), G
         return Err(GatewayError::bad_request("size must be between 1 and 100", Some("size")));
     }
     Ok((page, size))
+}
+
+/// Parses a LiteLLM duration (`30d`, `1mo`, ...) for `field`, or a 400 naming it.
+pub fn parse_span(field: &str, text: &str) -> Result<tianji_store::time::Span, GatewayError> {
+    tianji_store::time::parse_duration(text).map_err(|m| GatewayError::bad_request(format!("{field}: {m}"), Some(field)))
 }

@@ -1,6 +1,7 @@
-//! Virtual keys end to end, in-process, on SQLite and on PostgreSQL: the
-//! management API (`/key/*`), enforcement on the request path (model access,
-//! blocked and expired keys, budgets, rate limits) and spend accounting.
+//! The management API end to end, in-process, on SQLite and on PostgreSQL:
+//! keys, teams, users, customers, budgets and organizations, enforcement on
+//! the request path (model access, blocked and expired keys, budgets, rate
+//! limits) and spend accounting.
 
 use std::time::Duration;
 
@@ -57,13 +58,15 @@ impl Proxy {
     }
 
     async fn chat(&self, key: &str, model: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/v1/chat/completions", self.base))
-            .bearer_auth(key)
-            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .expect("request")
+        self.chat_as(key, model, None).await
+    }
+
+    async fn chat_as(&self, key: &str, model: &str, user: Option<&str>) -> reqwest::Response {
+        let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+        if let Some(u) = user {
+            body["user"] = json!(u);
+        }
+        self.client.post(format!("{}/v1/chat/completions", self.base)).bearer_auth(key).json(&body).send().await.expect("request")
     }
 
     async fn generate(&self, body: Value) -> String {
@@ -260,20 +263,185 @@ async fn rpm_limit_is_exact_under_concurrency(p: &Proxy) {
     assert_eq!(ok + limited, 200);
 }
 
+async fn teams_and_users(p: &Proxy) {
+    // A team with a model list, a budget and members.
+    let (status, team) = p
+        .admin("/team/new", json!({"team_alias": "platform", "models": ["cheap", "pricey"], "max_budget": 1.5, "members_with_roles": [{"role": "admin", "user_id": "ann"}]}))
+        .await;
+    assert_eq!(status, 200, "{team}");
+    let team_id = team["team_id"].as_str().expect("id").to_owned();
+    assert_eq!(team["admins"], json!(["ann"]));
+    let (status, v) = p.admin("/team/new", json!({"team_id": team_id})).await;
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = p.admin("/team/new", json!({"team_alias": "platform"})).await;
+    assert_eq!(status, 409, "duplicate alias: {v}");
+    let (status, v) = p.admin("/team/member_add", json!({"team_id": team_id, "member": {"role": "user", "user_id": "bob"}})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["members"], json!(["bob"]));
+    let (status, v) = p.admin("/team/member_add", json!({"team_id": team_id, "member": {"role": "user", "user_id": "bob"}})).await;
+    assert_eq!(status, 400, "already a member: {v}");
+    let (status, v) = p.admin("/team/member_add", json!({"team_id": team_id, "member": {"role": "owner", "user_id": "cy"}})).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["param"], "member[0].role");
+    let (status, v) = p.admin_get("/user/info?user_id=bob").await;
+    assert_eq!(status, 200, "members become users: {v}");
+    assert_eq!(v["user_info"]["teams"], json!([team_id]));
+
+    // A team key: the team's models bound the key; the team's budget is shared.
+    let key = p.generate(json!({"team_id": team_id, "user_id": "bob"})).await;
+    assert_eq!(p.chat(&key, "other").await.status(), 401, "not a team model");
+    assert_eq!(p.chat(&key, "pricey").await.status(), 200);
+    let r = p.chat(&key, "pricey").await;
+    assert_eq!(r.status(), 429, "team budget 1.5 spent");
+    let v: Value = r.json().await.expect("json");
+    assert!(message(&v).contains(&format!("Team={team_id}")), "{v}");
+    p.spend_written().await;
+    let (_, info) = p.admin_get(&format!("/team/info?team_id={team_id}")).await;
+    assert!(info["team_info"]["spend"].as_f64().expect("spend") >= 1.5, "{info}");
+    assert_eq!(info["keys"].as_array().map(Vec::len), Some(1));
+    let (status, _) = p.admin("/team/update", json!({"team_id": team_id, "max_budget": 1000})).await;
+    assert_eq!(status, 200);
+    assert_eq!(p.chat(&key, "cheap").await.status(), 200, "budget raised takes effect at once");
+    let (status, _) = p.admin("/team/block", json!({"team_id": team_id})).await;
+    assert_eq!(status, 200);
+    let r = p.chat(&key, "cheap").await;
+    assert_eq!(r.status(), 401, "blocked team");
+    let (status, _) = p.admin("/team/unblock", json!({"team_id": team_id})).await;
+    assert_eq!(status, 200);
+    assert_eq!(p.chat(&key, "cheap").await.status(), 200);
+
+    // Users: /user/new makes a key; a user's budget covers all their keys.
+    let (status, u) = p.admin("/user/new", json!({"user_id": "dee", "max_budget": 0.5, "user_role": "internal_user"})).await;
+    assert_eq!(status, 200, "{u}");
+    let dee_key = u["key"].as_str().expect("auto-created key").to_owned();
+    assert_eq!(p.chat(&dee_key, "pricey").await.status(), 200);
+    let r = p.chat(&dee_key, "pricey").await;
+    assert_eq!(r.status(), 429, "user budget");
+    let (status, v) = p.admin("/user/new", json!({"user_id": "dee"})).await;
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = p.admin("/user/new", json!({"user_role": "emperor"})).await;
+    assert_eq!((status, v["error"]["param"].as_str()), (400, Some("user_role")), "{v}");
+    // Another user's info is refused to a key; its own is not.
+    let r = p.client.get(format!("{}/user/info?user_id=bob", p.base)).bearer_auth(&dee_key).send().await.expect("request");
+    assert_eq!(r.status(), 403);
+    let r = p.client.get(format!("{}/user/info", p.base)).bearer_auth(&dee_key).send().await.expect("request");
+    assert_eq!(r.status(), 200);
+    let (status, v) = p.admin_get("/user/list?page_size=2").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["users"].as_array().map(Vec::len), Some(2));
+    assert!(v["total"].as_i64().expect("total") >= 3);
+    let (status, v) = p.admin("/user/delete", json!({"user_ids": ["dee"]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(p.chat(&dee_key, "cheap").await.status(), 401, "a deleted user's keys go too");
+
+    // Members leave; teams go with their keys.
+    let (status, _) = p.admin("/team/member_delete", json!({"team_id": team_id, "user_id": "bob"})).await;
+    assert_eq!(status, 200);
+    let (_, v) = p.admin_get("/user/info?user_id=bob").await;
+    assert_eq!(v["user_info"]["teams"], json!([]));
+    let (status, v) = p.admin("/team/delete", json!({"team_ids": [team_id]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(p.chat(&key, "cheap").await.status(), 401);
+    let (status, _) = p.admin_get(&format!("/team/info?team_id={team_id}")).await;
+    assert_eq!(status, 404);
+}
+
+async fn customers_budgets_and_organizations(p: &Proxy) {
+    let key = p.generate(json!({})).await;
+    // A customer with a budget (created from max_budget) and one blocked.
+    let (status, c) = p.admin("/customer/new", json!({"user_id": "acme", "max_budget": 0.5, "rpm_limit": 100})).await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["litellm_budget_table"]["max_budget"], 0.5);
+    assert_eq!(p.chat_as(&key, "pricey", Some("acme")).await.status(), 200);
+    let r = p.chat_as(&key, "pricey", Some("acme")).await;
+    assert_eq!(r.status(), 429, "end-user budget");
+    assert_eq!(p.chat_as(&key, "pricey", Some("someone-else")).await.status(), 200);
+    let (status, _) = p.admin("/customer/block", json!({"user_ids": ["mallory"]})).await;
+    assert_eq!(status, 200);
+    let r = p.chat_as(&key, "cheap", Some("mallory")).await;
+    assert_eq!(r.status(), 400, "blocked end user");
+    let (status, _) = p.admin("/customer/unblock", json!({"user_ids": ["mallory"]})).await;
+    assert_eq!(status, 200);
+    assert_eq!(p.chat_as(&key, "cheap", Some("mallory")).await.status(), 200);
+    p.spend_written().await;
+    let (status, v) = p.admin_get("/customer/info?end_user_id=someone-else").await;
+    assert_eq!(status, 200, "end users appear once they spend: {v}");
+    assert!(v["spend"].as_f64().expect("spend") > 0.0);
+    let (status, _) = p.admin_get("/customer/info?end_user_id=nobody").await;
+    assert_eq!(status, 404);
+    let (status, v) = p.admin("/customer/new", json!({"user_id": "acme"})).await;
+    assert_eq!(status, 409, "{v}");
+
+    // Budgets on their own, shared by reference.
+    let (status, b) = p.admin("/budget/new", json!({"budget_id": "small", "max_budget": 0.5})).await;
+    assert_eq!(status, 200, "{b}");
+    let (status, _) = p.admin("/budget/new", json!({"max_budget": -3})).await;
+    assert_eq!(status, 400);
+    let (status, _) = p.admin("/customer/new", json!({"user_id": "globex", "budget_id": "small"})).await;
+    assert_eq!(status, 200);
+    let (status, _) = p.admin("/customer/new", json!({"user_id": "initech", "budget_id": "missing"})).await;
+    assert_eq!(status, 404);
+    let (status, v) = p.admin("/budget/info", json!({"budgets": ["small"]})).await;
+    assert_eq!((status, v[0]["max_budget"].as_f64()), (200, Some(0.5)), "{v}");
+    let (status, v) = p.admin("/budget/update", json!({"budget_id": "small", "max_budget": 0.75})).await;
+    assert_eq!((status, v["max_budget"].as_f64()), (200, Some(0.75)), "{v}");
+    let (_, v) = p.admin_get("/budget/list").await;
+    assert!(v.as_array().map(Vec::len).unwrap_or(0) >= 2, "{v}");
+
+    // Organizations: a budget for all their teams' keys.
+    let (status, o) =
+        p.admin("/organization/new", json!({"organization_alias": "initrode", "max_budget": 1.5, "models": ["pricey"]})).await;
+    assert_eq!(status, 200, "{o}");
+    let org = o["organization_id"].as_str().expect("id").to_owned();
+    let (status, v) = p.admin("/organization/new", json!({"models": []})).await;
+    assert_eq!((status, v["error"]["param"].as_str()), (400, Some("organization_alias")), "{v}");
+    let (status, t) = p.admin("/team/new", json!({"organization_id": org})).await;
+    assert_eq!(status, 200, "{t}");
+    let (status, _) = p.admin("/team/new", json!({"organization_id": "no-such-org"})).await;
+    assert_eq!(status, 404);
+    let team_key = p.generate(json!({"team_id": t["team_id"]})).await;
+    assert_eq!(p.chat(&team_key, "pricey").await.status(), 200);
+    let r = p.chat(&team_key, "pricey").await;
+    assert_eq!(r.status(), 429, "organization budget");
+    let (status, v) =
+        p.admin("/organization/member_add", json!({"organization_id": org, "member": {"user_id": "eve", "role": "org_admin"}})).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, _) =
+        p.admin("/organization/member_add", json!({"organization_id": org, "member": {"user_id": "eve", "role": "org_admin"}})).await;
+    assert_eq!(status, 409);
+    let (status, v) = p.admin_get(&format!("/organization/info?organization_id={org}")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["members"][0]["user_id"], "eve");
+    assert_eq!(v["teams"].as_array().map(Vec::len), Some(1));
+    let (status, _) =
+        p.admin("/organization/member_update", json!({"organization_id": org, "user_id": "eve", "role": "internal_user"})).await;
+    assert_eq!(status, 200);
+    let (status, _) = p.admin("/organization/member_delete", json!({"organization_id": org, "user_id": "eve"})).await;
+    assert_eq!(status, 200);
+    let (status, v) = p.admin("/organization/delete", json!({"organization_ids": [org]})).await;
+    assert_eq!(status, 400, "an organization with teams stays: {v}");
+    let (_, v) = p.admin_get("/organization/list").await;
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_on_sqlite() {
+async fn management_on_sqlite() {
     let p = Proxy::start("sqlite::memory:").await;
     lifecycle(&p).await;
     bad_input(&p).await;
+    teams_and_users(&p).await;
+    customers_budgets_and_organizations(&p).await;
     rpm_limit_is_exact_under_concurrency(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_on_postgres() {
+async fn management_on_postgres() {
     let db = TempDatabase::create().await;
     let p = Proxy::start(&db.url).await;
     lifecycle(&p).await;
     bad_input(&p).await;
+    teams_and_users(&p).await;
+    customers_budgets_and_organizations(&p).await;
     rpm_limit_is_exact_under_concurrency(&p).await;
     if let Some(a) = &p.state.access {
         a.shutdown(Duration::from_secs(5)).await;
