@@ -143,7 +143,7 @@ struct Binary {
 impl Binary {
     async fn start(config_path: &Path) -> Binary {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tianji"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tianji"))
             .arg("--config")
             .arg(config_path)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--shutdown-grace-secs", "5"])
@@ -159,6 +159,8 @@ impl Binary {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("tianji did not start");
     }
 
@@ -176,6 +178,7 @@ impl Binary {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let _ = self.child.kill();
+        let _ = self.child.wait();
         panic!("tianji did not exit within 30 s of SIGTERM");
     }
 }
