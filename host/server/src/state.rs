@@ -154,6 +154,7 @@ fn open_access(plugins: &Plugins, config: &Config, target: DatabaseTarget, maste
             spill_path: target.spill_path,
         },
         allow_requests_on_db_unavailable: g.allow_requests_on_db_unavailable,
+        redis_url: config.router_settings.redis().or_else(|| config.env.get("REDIS_URL").filter(|u| !u.is_empty())),
     };
     let options = tianji_store::StoreOptions {
         max_connections: g.database_connection_pool_limit.map_or(10, |n| n.min(u64::from(u32::MAX)) as u32),
@@ -163,10 +164,8 @@ fn open_access(plugins: &Plugins, config: &Config, target: DatabaseTarget, maste
     plugins
         .control
         .block_on(async move {
-            let store = tianji_store::Store::connect(&url, &options).await?;
-            Ok::<_, tianji_store::StoreError>(Access::start(store, settings, master))
+            let store = tianji_store::Store::connect(&url, &options).await.map_err(|e| ("general_settings.database_url", e.to_string()))?;
+            Access::start(store, settings, master).await.map_err(|e| ("router_settings.redis_host", e))
         })
-        .map_err(|e| ConfigError {
-            problems: vec![tianji_core::config::Problem { path: "general_settings.database_url".into(), message: e.to_string() }],
-        })
+        .map_err(|(path, message)| ConfigError { problems: vec![tianji_core::config::Problem { path: path.into(), message }] })
 }

@@ -18,6 +18,10 @@ struct Proxy {
 }
 
 fn config(database_url: &str) -> String {
+    config_with(database_url, "")
+}
+
+fn config_with(database_url: &str, router_settings: &str) -> String {
     format!(
         r#"
 model_list:
@@ -33,13 +37,18 @@ general_settings:
   master_key: {MASTER}
   database_url: "{database_url}"
   proxy_batch_write_at: 0.05
+{router_settings}
 "#
     )
 }
 
 impl Proxy {
     async fn start(database_url: &str) -> Proxy {
-        let loaded = tianji_server::load_str(&config(database_url), Env::isolated([])).unwrap_or_else(|e| panic!("config: {e}"));
+        Self::start_with(config(database_url)).await
+    }
+
+    async fn start_with(yaml: String) -> Proxy {
+        let loaded = tianji_server::load_str(&yaml, Env::isolated([])).unwrap_or_else(|e| panic!("config: {e}"));
         let state = loaded.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -447,4 +456,55 @@ async fn management_on_postgres() {
         a.shutdown(Duration::from_secs(5)).await;
         a.store.close().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_rate_limits_and_changes_through_redis() {
+    if std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
+        panic!("Redis is not reachable at 127.0.0.1:6379: start it (e.g. `redis-server --daemonize yes`)");
+    }
+    let db = TempDatabase::create().await;
+    let yaml = config_with(&db.url, "router_settings:\n  redis_host: 127.0.0.1\n  redis_port: 6379");
+    let a = Proxy::start_with(yaml.clone()).await;
+    let b = Proxy::start_with(yaml).await;
+    let key = a.generate(json!({"rpm_limit": 50})).await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
+            let (client, key) = (a.client.clone(), key.clone());
+            tokio::spawn(async move {
+                client
+                    .post(format!("{base}/v1/chat/completions"))
+                    .bearer_auth(&key)
+                    .json(&json!({"model": "cheap", "messages": [{"role": "user", "content": "hi"}]}))
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        let status = t.await.expect("task");
+        assert!(status == 200 || status == 429, "status {status}");
+        ok += usize::from(status == 200);
+    }
+    assert!(ok == 50 || (ok > 50 && ok <= 100), "{ok} of 200 passed an rpm_limit of 50 shared by two instances");
+
+    // A change on one instance reaches the other at once (not after the 60 s cache TTL).
+    let other = a.generate(json!({})).await;
+    assert_eq!(b.chat(&other, "cheap").await.status(), 200, "b caches the key");
+    let (status, _) = a.admin("/key/block", json!({"key": other})).await;
+    assert_eq!(status, 200);
+    let mut refused = false;
+    for _ in 0..50 {
+        if b.chat(&other, "cheap").await.status() == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "instance b still accepts a key blocked on instance a");
 }

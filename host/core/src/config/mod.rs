@@ -254,6 +254,29 @@ pub struct RouterSettings {
     pub enable_pre_call_checks: bool,
     /// Aliases: public name → model group.
     pub model_group_alias: BTreeMap<String, AliasTarget>,
+    /// `redis_host`: Redis shared by several instances (rate limits, cache invalidation).
+    pub redis_host: Option<String>,
+    /// `redis_port` (default 6379).
+    pub redis_port: Option<u64>,
+    /// `redis_password`.
+    pub redis_password: Option<String>,
+    /// `redis_url` (`redis://[:password@]host:port[/db]`), instead of host/port/password.
+    pub redis_url: Option<String>,
+}
+
+impl RouterSettings {
+    /// The Redis URL these settings name, if any.
+    pub fn redis(&self) -> Option<String> {
+        if let Some(u) = &self.redis_url {
+            return Some(u.clone());
+        }
+        let host = self.redis_host.as_ref()?;
+        let port = self.redis_port.unwrap_or(6379);
+        Some(match &self.redis_password {
+            Some(p) if !p.is_empty() => format!("redis://:{p}@{host}:{port}"),
+            _ => format!("redis://{host}:{port}"),
+        })
+    }
 }
 
 /// `litellm_settings`.
@@ -536,7 +559,16 @@ fn parse_router_settings(mut s: Section, problems: &mut Problems) -> RouterSetti
         retry_after: s.f64("retry_after", problems),
         enable_pre_call_checks: s.bool("enable_pre_call_checks", problems).unwrap_or(false),
         model_group_alias: BTreeMap::new(),
+        redis_host: s.string("redis_host", problems),
+        redis_port: s.u64("redis_port", problems),
+        redis_password: s.string("redis_password", problems),
+        redis_url: s.string("redis_url", problems),
     };
+    if let Some(u) = &r.redis_url
+        && !(u.starts_with("redis://") || u.starts_with("rediss://"))
+    {
+        problems.error(&s.child_path("redis_url"), "must start with redis:// or rediss://");
+    }
     if let Some(mut aliases) = s.section("model_group_alias", problems) {
         let base = aliases.path().to_owned();
         for (alias, target) in aliases.take_rest() {

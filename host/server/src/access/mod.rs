@@ -14,6 +14,7 @@
 //! (on one instance; with several, plus what other instances spent since
 //! their last spend write, at most one `proxy_batch_write_at` interval).
 
+pub mod broadcast;
 pub mod cache;
 pub mod limiter;
 pub mod money;
@@ -49,6 +50,8 @@ pub struct AccessSettings {
     pub writer: WriterSettings,
     /// Serve requests whose key is not cached while the database is down.
     pub allow_requests_on_db_unavailable: bool,
+    /// Redis shared with other instances (rate limits, invalidations).
+    pub redis_url: Option<String>,
 }
 
 /// Keys, budgets, limits and spend.
@@ -74,6 +77,7 @@ pub struct Access {
     pub spend: SpendWriter,
     allow_on_db_unavailable: bool,
     master_hash: String,
+    broadcast: Option<broadcast::Broadcast>,
 }
 
 /// A caller that presented a valid virtual key.
@@ -171,10 +175,28 @@ fn rate_limited(r: &Refusal) -> GatewayError {
 }
 
 impl Access {
-    /// Builds the key layer over a connected store and starts its background tasks.
-    pub fn start(store: Store, settings: AccessSettings, master_key: &str) -> Arc<Access> {
-        let local = Arc::new(limiter::local::LocalLimiter::new());
+    /// Builds the key layer over a connected store and starts its background
+    /// tasks on the current runtime (which must outlive the proxy); with
+    /// Redis, rate limits and invalidations are shared with other instances.
+    pub async fn start(store: Store, settings: AccessSettings, master_key: &str) -> Result<Arc<Access>, String> {
         let ttl = settings.cache_ttl;
+        let background = tokio::runtime::Handle::current();
+        let (limiter, local_limiter, broadcast, client): (Arc<dyn RateLimiter>, _, _, _) = match &settings.redis_url {
+            Some(url) => {
+                let shown = tianji_store::redact_url(url);
+                let client = redis::Client::open(url.as_str()).map_err(|e| format!("Redis at {shown}: {e}"))?;
+                let conn = tokio::time::timeout(Duration::from_secs(5), redis::aio::ConnectionManager::new(client.clone()))
+                    .await
+                    .map_err(|_| format!("Redis at {shown}: no connection within 5 s"))?
+                    .map_err(|e| format!("Redis at {shown}: {e}"))?;
+                let limiter = Arc::new(limiter::shared::RedisLimiter::new(conn.clone(), background.clone()));
+                (limiter, None, Some(broadcast::Broadcast::new(conn, background.clone())), Some(client))
+            }
+            None => {
+                let local = Arc::new(limiter::local::LocalLimiter::new());
+                (local.clone(), Some(local), None, None)
+            }
+        };
         let access = Arc::new(Access {
             spend: SpendWriter::start(store.clone(), settings.writer),
             store,
@@ -184,13 +206,38 @@ impl Access {
             end_users: Cache::new(ttl),
             budgets: Cache::new(ttl),
             organizations: Cache::new(ttl),
-            limiter: local.clone(),
-            local_limiter: Some(local),
+            limiter,
+            local_limiter,
             allow_on_db_unavailable: settings.allow_requests_on_db_unavailable,
             master_hash: tianji_store::hash_key(master_key),
+            broadcast,
         });
         tokio::spawn(housekeeping(Arc::downgrade(&access)));
-        access
+        if let Some(client) = client {
+            tokio::spawn(broadcast::listen(client, Arc::downgrade(&access)));
+        }
+        Ok(access)
+    }
+
+    /// A record changed: forget it here and tell the other instances.
+    pub fn changed(&self, kind: broadcast::Kind, id: &str) {
+        self.forget(kind, id);
+        if let Some(b) = &self.broadcast {
+            b.publish(kind, id);
+        }
+    }
+
+    /// Forgets a cached record on this instance.
+    pub fn forget(&self, kind: broadcast::Kind, id: &str) {
+        use broadcast::Kind;
+        match kind {
+            Kind::Key => self.keys.invalidate(id),
+            Kind::Team => self.teams.invalidate(id),
+            Kind::User => self.users.invalidate(id),
+            Kind::EndUser => self.end_users.invalidate(id),
+            Kind::Budget => self.budgets.invalidate(id),
+            Kind::Organization => self.organizations.invalidate(id),
+        }
     }
 
     /// Looks up a presented key (not the master key).
@@ -405,11 +452,6 @@ impl Access {
                 0.0
             }
         }
-    }
-
-    /// Forgets a key everywhere on this instance (after it changed).
-    pub fn invalidate_key(&self, hash: &str) {
-        self.keys.invalidate(hash);
     }
 
     /// Writes queued spend and stops the background work.

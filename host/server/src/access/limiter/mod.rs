@@ -8,6 +8,7 @@
 //! counting and checking are one atomic step per scope.
 
 pub mod local;
+pub mod shared;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -10,6 +10,7 @@ use tianji_store::time;
 use tianji_store::{BudgetRecord, Filter};
 
 use super::{access, non_negative, parse_span, store_error};
+use crate::access::broadcast::Kind;
 use crate::auth::Admin;
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -150,7 +151,7 @@ pub async fn update(
     let mut b = a.store.get::<BudgetRecord>(&id).await.map_err(store_error)?.ok_or_else(|| not_found(&id))?;
     req.apply(&mut b)?;
     a.store.update(&b).await.map_err(store_error)?;
-    a.budgets.invalidate(&id);
+    a.changed(Kind::Budget, &id);
     Ok(Json(serde_json::to_value(&b).unwrap_or(Value::Null)))
 }
 
@@ -168,7 +169,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     if deleted.is_empty() {
         return Err(not_found(&req.id).into());
     }
-    a.budgets.invalidate(&req.id);
+    a.changed(Kind::Budget, &req.id);
     Ok(Json(json!({"budget_id": req.id, "deleted": true})))
 }
 

@@ -12,6 +12,7 @@ use tianji_store::{BudgetRecord, EndUserRecord, Filter};
 
 use super::budgets::{BudgetFields, new_record};
 use super::{access, store_error};
+use crate::access::broadcast::Kind;
 use crate::auth::Admin;
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -87,7 +88,7 @@ async fn apply(state: &AppState, c: &mut EndUserRecord, req: CustomerFields) -> 
                 let mut b = a.store.require::<BudgetRecord>(id).await.map_err(store_error)?;
                 budget.apply(&mut b)?;
                 a.store.update(&b).await.map_err(store_error)?;
-                a.budgets.invalidate(id);
+                a.changed(Kind::Budget, id);
             }
             None => {
                 let b = new_record(budget)?;
@@ -130,7 +131,7 @@ pub async fn new(State(state): State<AppState>, Admin(_): Admin, JsonBody(req): 
     };
     apply(&state, &mut c, req).await?;
     a.store.insert(&c).await.map_err(store_error)?;
-    a.end_users.invalidate(&user_id);
+    a.changed(Kind::EndUser, &user_id);
     Ok(Json(view(&state, &c).await?))
 }
 
@@ -160,7 +161,7 @@ pub async fn update(
     let mut c = a.store.get::<EndUserRecord>(&user_id).await.map_err(store_error)?.ok_or_else(|| not_found(&user_id))?;
     apply(&state, &mut c, req).await?;
     a.store.update(&c).await.map_err(store_error)?;
-    a.end_users.invalidate(&user_id);
+    a.changed(Kind::EndUser, &user_id);
     Ok(Json(view(&state, &c).await?))
 }
 
@@ -181,7 +182,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     }
     let deleted = a.store.delete::<EndUserRecord>(&req.user_ids).await.map_err(store_error)?;
     for id in &deleted {
-        a.end_users.invalidate(id);
+        a.changed(Kind::EndUser, id);
     }
     Ok(Json(json!({"deleted_customers": deleted})))
 }
@@ -209,7 +210,7 @@ async fn set_blocked(state: &AppState, ids: &[String], blocked: bool) -> Result<
             Err(tianji_store::StoreError::NotFound { .. }) => a.store.insert(&c).await.map_err(store_error)?,
             other => other.map_err(store_error)?,
         }
-        a.end_users.invalidate(id);
+        a.changed(Kind::EndUser, id);
     }
     Ok(Json(json!({"blocked_users": ids, "blocked": blocked})))
 }

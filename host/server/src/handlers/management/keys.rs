@@ -17,6 +17,7 @@ use tianji_store::{Filter, KeyRecord, TeamRecord, hash_key, token_of};
 
 use super::users::ensure_user;
 use super::{access, non_negative, page_bounds, parse_span, store_error};
+use crate::access::broadcast::Kind;
 use crate::auth::{Admin, Caller, abbreviate};
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -284,7 +285,7 @@ pub async fn generate(State(state): State<AppState>, Admin(_): Admin, JsonBody(r
     };
     req.apply(&mut record, &now)?;
     a.store.insert(&record).await.map_err(store_error)?;
-    a.invalidate_key(&record.token);
+    a.changed(Kind::Key, &record.token);
     Ok(Json(key_json(&record, &key)))
 }
 
@@ -351,7 +352,7 @@ pub async fn update(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     if let Some(s) = spend {
         a.store.set_spend::<KeyRecord>(&record.token, s).await.map_err(store_error)?;
     }
-    a.invalidate_key(&record.token);
+    a.changed(Kind::Key, &record.token);
     Ok(Json(key_json(&record, &key)))
 }
 
@@ -383,7 +384,7 @@ pub async fn delete(
     }
     let deleted = a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
     for t in &tokens {
-        a.invalidate_key(t);
+        a.changed(Kind::Key, t);
     }
     let shown: Vec<&String> = req.keys.iter().chain(&req.key_aliases).collect();
     tracing::info!(count = deleted.len(), "keys deleted");
@@ -409,7 +410,7 @@ async fn set_blocked(state: &AppState, key: &str, blocked: bool) -> Result<Json<
     record.blocked = Some(blocked);
     record.updated_at = time::now();
     a.store.update(&record).await.map_err(store_error)?;
-    a.invalidate_key(&record.token);
+    a.changed(Kind::Key, &record.token);
     Ok(Json(serde_json::to_value(&record).unwrap_or(Value::Null)))
 }
 
@@ -469,7 +470,7 @@ async fn regenerate_key(State(state): State<AppState>, _admin: Admin, key: Strin
         return Err(store_error(e).into());
     }
     a.store.set_spend::<KeyRecord>(&record.token, record.spend).await.map_err(store_error)?;
-    a.invalidate_key(&old.token);
-    a.invalidate_key(&record.token);
+    a.changed(Kind::Key, &old.token);
+    a.changed(Kind::Key, &record.token);
     Ok(Json(key_json(&record, &new_key)))
 }

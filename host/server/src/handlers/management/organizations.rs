@@ -14,6 +14,7 @@ use tianji_store::{BudgetRecord, Filter, OrganizationRecord, TeamRecord};
 use super::budgets::{BudgetFields, new_record};
 use super::users::ensure_user;
 use super::{access, store_error};
+use crate::access::broadcast::Kind;
 use crate::auth::Admin;
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -79,7 +80,7 @@ async fn apply(state: &AppState, o: &mut OrganizationRecord, req: OrgFields) -> 
                 let mut b = a.store.require::<BudgetRecord>(id).await.map_err(store_error)?;
                 budget.apply(&mut b)?;
                 a.store.update(&b).await.map_err(store_error)?;
-                a.budgets.invalidate(id);
+                a.changed(Kind::Budget, id);
             }
             None => {
                 let b = new_record(budget)?;
@@ -177,7 +178,7 @@ pub async fn update(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     let mut o = load(&state, &id).await?;
     apply(&state, &mut o, req).await?;
     a.store.update(&o).await.map_err(store_error)?;
-    a.organizations.invalidate(&id);
+    a.changed(Kind::Organization, &id);
     Ok(Json(view(&state, &o).await?))
 }
 
@@ -210,7 +211,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     }
     for id in &req.organization_ids {
         a.store.clear_memberships("organization", id).await.map_err(store_error)?;
-        a.organizations.invalidate(id);
+        a.changed(Kind::Organization, id);
     }
     a.store.delete::<OrganizationRecord>(&req.organization_ids).await.map_err(store_error)?;
     Ok(Json(json!(orgs)))
@@ -299,7 +300,7 @@ pub async fn member_add(
             user.organization_id = Some(o.organization_id.clone());
             user.updated_at = time::now();
             a.store.update(&user).await.map_err(store_error)?;
-            a.users.invalidate(&user_id);
+            a.changed(Kind::User, &user_id);
         }
         added.push(membership);
     }

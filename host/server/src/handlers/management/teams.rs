@@ -17,6 +17,7 @@ use tianji_store::{Filter, KeyRecord, OrganizationRecord, TeamRecord, UserRecord
 
 use super::users::ensure_user;
 use super::{access, non_negative, parse_span, store_error};
+use crate::access::broadcast::Kind;
 use crate::auth::Admin;
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -104,7 +105,7 @@ async fn load(state: &AppState, team_id: &str) -> Result<TeamRecord, GatewayErro
 async fn save(state: &AppState, team: &TeamRecord) -> Result<(), GatewayError> {
     let a = access(state)?;
     a.store.update(team).await.map_err(store_error)?;
-    a.teams.invalidate(&team.team_id);
+    a.changed(Kind::Team, &team.team_id);
     Ok(())
 }
 
@@ -143,7 +144,7 @@ async fn link_members(state: &AppState, team_id: &str, members: &[Member]) -> Re
             user.teams.push(team_id.to_owned());
             user.updated_at = time::now();
             access(state)?.store.update(&user).await.map_err(store_error)?;
-            access(state)?.users.invalidate(user_id);
+            access(state)?.changed(Kind::User, user_id);
         }
     }
     Ok(())
@@ -155,7 +156,7 @@ async fn unlink_member(state: &AppState, team_id: &str, user_id: &str) -> Result
         user.teams.retain(|t| t != team_id);
         user.updated_at = time::now();
         a.store.update(&user).await.map_err(store_error)?;
-        a.users.invalidate(user_id);
+        a.changed(Kind::User, user_id);
     }
     Ok(())
 }
@@ -263,7 +264,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
         let tokens: Vec<String> = keys.items.into_iter().map(|k| k.token).collect();
         a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
         for t in &tokens {
-            a.invalidate_key(t);
+            a.changed(Kind::Key, t);
         }
         for m in team.members_with_roles.iter().filter_map(|m| m.user_id.as_deref()) {
             unlink_member(&state, &team.team_id, m).await?;
@@ -271,7 +272,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     }
     let deleted = a.store.delete::<TeamRecord>(&req.team_ids).await.map_err(store_error)?;
     for id in &deleted {
-        a.teams.invalidate(id);
+        a.changed(Kind::Team, id);
     }
     Ok(Json(json!({"deleted_teams": deleted})))
 }

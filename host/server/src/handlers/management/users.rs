@@ -13,6 +13,7 @@ use tianji_store::{Filter, KeyRecord, TeamRecord, UserRecord, hash_key};
 
 use super::keys::new_key;
 use super::{access, non_negative, parse_span, store_error};
+use crate::access::broadcast::Kind;
 use crate::auth::{Admin, Caller, abbreviate};
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -276,7 +277,7 @@ pub async fn update(
         a.store.set_spend::<UserRecord>(&user_id, s).await.map_err(store_error)?;
         user.spend = s;
     }
-    a.users.invalidate(&user_id);
+    a.changed(Kind::User, &user_id);
     Ok(Json(serde_json::to_value(&user).unwrap_or(Value::Null)))
 }
 
@@ -304,12 +305,12 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
         let tokens: Vec<String> = keys.items.into_iter().map(|k| k.token).collect();
         a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
         for t in &tokens {
-            a.invalidate_key(t);
+            a.changed(Kind::Key, t);
         }
     }
     let deleted = a.store.delete::<UserRecord>(&req.user_ids).await.map_err(store_error)?;
     for id in &deleted {
-        a.users.invalidate(id);
+        a.changed(Kind::User, id);
     }
     Ok(Json(json!({"deleted_users": deleted})))
 }
