@@ -433,6 +433,55 @@ async fn customers_budgets_and_organizations(p: &Proxy) {
     assert_eq!(v.as_array().map(Vec::len), Some(1));
 }
 
+async fn spend_reports(p: &Proxy) {
+    let (status, team) = p.admin("/team/new", json!({"team_alias": "reporting"})).await;
+    assert_eq!(status, 200, "{team}");
+    let team_id = team["team_id"].as_str().expect("id").to_owned();
+    let key = p.generate(json!({"team_id": team_id, "user_id": "reporter"})).await;
+    let mut call_ids = Vec::new();
+    for _ in 0..3 {
+        let r = p.chat_as(&key, "cheap", Some("cust-1")).await;
+        assert_eq!(r.status(), 200);
+        call_ids.push(r.headers()["x-litellm-call-id"].to_str().expect("ascii").to_owned());
+    }
+    p.spend_written().await;
+    let (status, rows) = p.admin_get(&format!("/spend/logs?api_key={key}")).await;
+    assert_eq!(status, 200, "{rows}");
+    let rows = rows.as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(call_ids.contains(&r["request_id"].as_str().expect("id").to_owned()));
+        assert_eq!(r["team_id"], team_id.as_str());
+        assert_eq!(r["user"], "reporter");
+        assert_eq!(r["end_user"], "cust-1");
+        assert_eq!(r["status"], "success");
+        assert!(r["spend"].as_f64().expect("spend") > 0.0 && r["startTime"].is_string(), "{r}");
+    }
+    let (_, one) = p.admin_get(&format!("/spend/logs?request_id={}", call_ids[0])).await;
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (status, days) = p.admin_get(&format!("/spend/logs?user_id=reporter&start_date={today}&end_date={today}")).await;
+    assert_eq!(status, 200, "{days}");
+    assert_eq!(days[0]["startTime"], today.as_str());
+    assert!(days[0]["models"]["cheap"].as_f64().is_some(), "{days}");
+    let (status, v) = p.admin_get("/spend/logs?start_date=yesterday&end_date=today").await;
+    assert_eq!((status, v["error"]["param"].as_str()), (400, Some("start_date")), "{v}");
+
+    let (status, report) = p.admin_get(&format!("/global/spend/report?start_date={today}&end_date={today}&group_by=team")).await;
+    assert_eq!(status, 200, "{report}");
+    let teams = report[0]["teams"].as_array().expect("teams");
+    let ours = teams.iter().find(|t| t["team_name"] == team_id.as_str()).expect("our team");
+    assert!(ours["total_spend"].as_f64().expect("spend") > 0.0);
+    assert_eq!(ours["metadata"][0]["model_name"], "cheap");
+    let (_, report) = p.admin_get(&format!("/global/spend/report?start_date={today}&end_date={today}&group_by=customer")).await;
+    assert!(report[0]["customers"].as_array().expect("customers").iter().any(|c| c["customer"] == "cust-1"), "{report}");
+    let (_, report) = p.admin_get(&format!("/global/spend/report?group_by=api_key&api_key={key}")).await;
+    assert_eq!(report[0]["api_key"], tianji_store::hash_key(&key));
+    assert_eq!(report[0]["model_details"][0]["model"], "cheap");
+    let (status, _) = p.admin_get("/global/spend/report?group_by=planet").await;
+    assert_eq!(status, 400);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_on_sqlite() {
     let p = Proxy::start("sqlite::memory:").await;
@@ -440,6 +489,7 @@ async fn management_on_sqlite() {
     bad_input(&p).await;
     teams_and_users(&p).await;
     customers_budgets_and_organizations(&p).await;
+    spend_reports(&p).await;
     rpm_limit_is_exact_under_concurrency(&p).await;
 }
 
@@ -451,6 +501,7 @@ async fn management_on_postgres() {
     bad_input(&p).await;
     teams_and_users(&p).await;
     customers_budgets_and_organizations(&p).await;
+    spend_reports(&p).await;
     rpm_limit_is_exact_under_concurrency(&p).await;
     if let Some(a) = &p.state.access {
         a.shutdown(Duration::from_secs(5)).await;

@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod customers;
 pub mod keys;
 pub mod organizations;
+pub mod spend;
 pub mod teams;
 pub mod users;
 
