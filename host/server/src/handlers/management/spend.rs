@@ -30,6 +30,15 @@ fn start_of(d: NaiveDate) -> Timestamp {
     d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_else(time::now)
 }
 
+/// One day of `/spend/logs?summarize=true`.
+#[derive(Default)]
+struct DaySummary {
+    spend: f64,
+    models: BTreeMap<String, f64>,
+    users: BTreeMap<String, f64>,
+    api_keys: BTreeMap<String, f64>,
+}
+
 /// `/spend/logs`' query.
 #[derive(Debug, Deserialize)]
 pub struct LogsQuery {
@@ -76,17 +85,17 @@ pub async fn logs(State(state): State<AppState>, Admin(_): Admin, Query(q): Quer
     if start.is_none() || !summarize {
         return Ok(Json(json!(rows)));
     }
-    let mut days: BTreeMap<String, (f64, BTreeMap<String, f64>, BTreeMap<String, f64>, BTreeMap<String, f64>)> = BTreeMap::new();
+    let mut days: BTreeMap<String, DaySummary> = BTreeMap::new();
     for r in &rows {
         let d = days.entry(time::day(&r.start_time)).or_default();
-        d.0 += r.spend;
-        *d.1.entry(r.model.clone()).or_default() += r.spend;
-        *d.2.entry(r.user.clone().unwrap_or_default()).or_default() += r.spend;
-        *d.3.entry(r.api_key.clone()).or_default() += r.spend;
+        d.spend += r.spend;
+        *d.models.entry(r.model.clone()).or_default() += r.spend;
+        *d.users.entry(r.user.clone().unwrap_or_default()).or_default() += r.spend;
+        *d.api_keys.entry(r.api_key.clone()).or_default() += r.spend;
     }
     let out: Vec<Value> = days
         .into_iter()
-        .map(|(day, (spend, models, users, keys))| json!({"startTime": day, "spend": spend, "models": models, "users": users, "api_keys": keys}))
+        .map(|(day, d)| json!({"startTime": day, "spend": d.spend, "models": d.models, "users": d.users, "api_keys": d.api_keys}))
         .collect();
     Ok(Json(json!(out)))
 }
