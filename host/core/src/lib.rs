@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod pricing;
 pub mod traits;
 pub mod types;
 

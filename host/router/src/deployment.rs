@@ -151,7 +151,25 @@ pub struct Deployment {
     pub health: Arc<Health>,
     /// Metric handles.
     pub metrics: DeploymentMetrics,
+    /// Prices, resolved once: `model_info`, else the cost map, else the catalog.
+    pub pricing: Option<tianji_core::pricing::Pricing>,
     target: Target,
+}
+
+/// A deployment's prices: its `model_info` (`input_cost_per_token`,
+/// `output_cost_per_token`, `input_cost_per_request`) when it sets any, else
+/// the price of its `base_model` or upstream model name.
+fn pricing_of(provider_name: &str, params: &LitellmParams, info: &ModelInfo) -> Option<tianji_core::pricing::Pricing> {
+    let per_request = info.extra.get("input_cost_per_request").and_then(serde_json::Value::as_f64);
+    if info.input_cost_per_token.is_some() || info.output_cost_per_token.is_some() || per_request.is_some() {
+        return Some(tianji_core::pricing::Pricing {
+            input_per_token: info.input_cost_per_token.unwrap_or(0.0),
+            output_per_token: info.output_cost_per_token.unwrap_or(0.0),
+            per_request: per_request.unwrap_or(0.0),
+        });
+    }
+    let name = params.model.split_once('/').map(|(_, n)| n).unwrap_or(&params.model);
+    tianji_core::pricing::lookup(provider_name, info.base_model.as_deref().unwrap_or(name))
 }
 
 /// A short stable id from the deployment's identifying params (FNV-1a, hex),
@@ -207,7 +225,8 @@ impl Deployment {
         .or_else(|| params.api_base.clone())
         .unwrap_or_default();
         let metrics = DeploymentMetrics::register(&model_name, &id, &provider_name, &params.model, &api_base);
-        Self { id, model_name, provider_name, params, info, health: Arc::new(Health::default()), metrics, target }
+        let pricing = pricing_of(&provider_name, &params, &info);
+        Self { id, model_name, provider_name, params, info, health: Arc::new(Health::default()), metrics, pricing, target }
     }
 
     /// Gives the deployment another id (to keep ids unique when two entries are identical).

@@ -172,8 +172,8 @@ pub struct RouteMeta {
     pub timeout: Duration,
     /// Time spent waiting on upstreams.
     pub upstream_time: Duration,
-    /// Cost per input / output token of the deployment that answered.
-    pub cost_per_token: Option<(f64, f64)>,
+    /// Prices of the deployment that answered.
+    pub pricing: Option<tianji_core::pricing::Pricing>,
 }
 
 /// A routed call's result with its routing facts.
@@ -576,7 +576,7 @@ impl Router {
             meta.api_base = d.api_base().map(str::to_owned);
             meta.region = d.params.region_name.clone();
             meta.provider = Some(d.provider_name.clone());
-            meta.cost_per_token = cost_of(&d);
+            meta.pricing = d.pricing;
             let timeout = self.attempt_timeout(&d, controls);
             meta.timeout = timeout;
             let provider = match d.provider_for(send_model) {
@@ -752,17 +752,6 @@ impl WeightSource {
 
 fn model_key<'a>(groups: &'a HashMap<String, Vec<Arc<Deployment>>>, model: &str) -> &'a str {
     groups.get_key_value(model).map(|(k, _)| k.as_str()).unwrap_or_default()
-}
-
-fn cost_of(d: &Deployment) -> Option<(f64, f64)> {
-    match (d.info.input_cost_per_token, d.info.output_cost_per_token) {
-        (Some(i), Some(o)) => Some((i, o)),
-        _ => {
-            let name = d.params.model.split_once('/').map(|(_, n)| n).unwrap_or(&d.params.model);
-            let base = d.info.base_model.as_deref().unwrap_or(name);
-            tianji_core::catalog::lookup(&d.provider_name, base).map(|m| (m.input_cost_per_token, m.output_cost_per_token))
-        }
-    }
 }
 
 /// Parses request-level `fallbacks`: names, or `{model, messages}` objects,

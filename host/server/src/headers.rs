@@ -75,8 +75,8 @@ fn format_secs(d: Duration) -> String {
 
 /// `x-litellm-response-cost`, when the deployment's prices are known.
 pub fn add_cost(h: &mut HeaderMap, meta: &RouteMeta, prompt_tokens: u64, completion_tokens: u64) {
-    if let Some((i, o)) = meta.cost_per_token {
-        let cost = i * prompt_tokens as f64 + o * completion_tokens as f64;
+    if let Some(p) = meta.pricing {
+        let cost = p.cost(prompt_tokens, completion_tokens);
         // Twelve decimals hide float noise (0.00011999999999999999) without losing real precision.
         let text = format!("{cost:.12}");
         let text = text.trim_end_matches('0').trim_end_matches('.');
@@ -123,7 +123,8 @@ mod tests {
             ..Default::default()
         };
         let mut h = routing_headers("018f6a4e-0000-7000-8000-000000000000", &meta, Duration::from_micros(12_345));
-        add_cost(&mut h, &RouteMeta { cost_per_token: Some((1e-6, 2e-6)), ..meta }, 100, 10);
+        let pricing = tianji_core::pricing::Pricing { input_per_token: 1e-6, output_per_token: 2e-6, per_request: 0.0 };
+        add_cost(&mut h, &RouteMeta { pricing: Some(pricing), ..meta }, 100, 10);
         let size: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
         assert!(size < 1024, "headers take {size} bytes");
         assert_eq!(h["x-litellm-attempted-retries"], "0");

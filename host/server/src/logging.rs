@@ -313,7 +313,7 @@ pub fn event(
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: prompt + completion,
-        response_cost: meta.cost_per_token.map(|(i, o)| i * prompt as f64 + o * completion as f64).unwrap_or(0.0),
+        response_cost: meta.pricing.map(|p| p.cost(prompt, completion)).unwrap_or(0.0),
         start_time: end - started.elapsed().as_secs_f64(),
         end_time: end,
         status: if error.is_none() { "success" } else { "failure" }.to_string(),
@@ -331,13 +331,13 @@ pub struct StreamLog {
     plugins: Arc<crate::plugins::Plugins>,
     event: Option<LogEvent>,
     started: f64,
-    cost_per_token: Option<(f64, f64)>,
+    pricing: Option<tianji_core::pricing::Pricing>,
 }
 
 impl StreamLog {
     /// Holds `event` until the stream is dropped.
     pub fn new(plugins: Arc<crate::plugins::Plugins>, event: LogEvent, meta: &tianji_router::RouteMeta) -> Self {
-        Self { plugins, started: event.start_time, event: Some(event), cost_per_token: meta.cost_per_token }
+        Self { plugins, started: event.start_time, event: Some(event), pricing: meta.pricing }
     }
 
     /// Records the usage a chunk reported.
@@ -346,7 +346,7 @@ impl StreamLog {
             e.prompt_tokens = prompt;
             e.completion_tokens = completion;
             e.total_tokens = prompt + completion;
-            e.response_cost = self.cost_per_token.map(|(i, o)| i * prompt as f64 + o * completion as f64).unwrap_or(0.0);
+            e.response_cost = self.pricing.map(|p| p.cost(prompt, completion)).unwrap_or(0.0);
         }
     }
 }

@@ -84,6 +84,9 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
     });
     let plugins =
         Plugins::start(&config, raw_guardrails(text), options.config_path.clone(), plugin_dirs(configured_dir.as_deref()), &mut problems);
+    if let (Some(source), Some(plugins)) = (config.env.get("LITELLM_MODEL_COST_MAP_URL").filter(|s| !s.is_empty()), plugins.as_ref()) {
+        load_cost_map(&source, plugins, &mut problems);
+    }
     let metrics = crate::telemetry::metrics_handle();
     let router = Router::build(&config, Arc::new(ProviderRegistry::with_builtin()), tianji_providers::http::build_client(), &mut problems);
     let database = database_target(&config, options.config_path.as_deref(), &mut problems);
@@ -168,4 +171,45 @@ fn open_access(plugins: &Plugins, config: &Config, target: DatabaseTarget, maste
             Access::start(store, settings, master).await.map_err(|e| ("router_settings.redis_host", e))
         })
         .map_err(|(path, message)| ConfigError { problems: vec![tianji_core::config::Problem { path: path.into(), message }] })
+}
+
+/// Installs the cost map named by `LITELLM_MODEL_COST_MAP_URL`: a file (path
+/// or `file://`) must load, or start-up fails naming it; an `http(s)://` map
+/// that cannot be fetched leaves the built-in prices in place, with a warning.
+fn load_cost_map(source: &str, plugins: &Plugins, problems: &mut Problems) {
+    let at = "environment.LITELLM_MODEL_COST_MAP_URL";
+    let text = if source.starts_with("http://") || source.starts_with("https://") {
+        let url = source.to_owned();
+        let fetched = plugins.control.block_on(async move {
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+            let r = client.get(&url).send().await.map_err(|e| e.to_string())?;
+            if !r.status().is_success() {
+                return Err(format!("HTTP {}", r.status()));
+            }
+            r.text().await.map_err(|e| e.to_string())
+        });
+        match fetched {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(url = source, error = %e, "could not fetch the cost map; using the built-in prices");
+                return;
+            }
+        }
+    } else {
+        let path = source.strip_prefix("file://").unwrap_or(source);
+        match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.error(at, format!("cannot read the cost map {path}: {e}"));
+                return;
+            }
+        }
+    };
+    match tianji_core::pricing::parse_cost_map(&text) {
+        Ok(map) => {
+            tracing::info!(models = map.len(), source, "cost map loaded");
+            tianji_core::pricing::install(map);
+        }
+        Err(e) => problems.error(at, format!("cost map {source}: {e}")),
+    }
 }

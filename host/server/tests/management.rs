@@ -559,3 +559,35 @@ async fn two_instances_share_rate_limits_and_changes_through_redis() {
     }
     assert!(refused, "instance b still accepts a key blocked on instance a");
 }
+
+#[tokio::test]
+async fn a_litellm_cost_map_prices_models_from_the_first_request() {
+    let dir = tempfile::tempdir().expect("dir");
+    let map = dir.path().join("model_prices_and_context_window.json");
+    std::fs::write(&map, r#"{"sample_spec": {}, "house-model": {"input_cost_per_token": 0.01, "output_cost_per_token": 0.02, "input_cost_per_request": 0.5, "litellm_provider": "openai", "mode": "chat"}}"#)
+        .expect("write");
+    let yaml = format!(
+        "model_list:\n  - model_name: house\n    litellm_params: {{model: openai/house-model, mock_response: \"hi\"}}\ngeneral_settings:\n  master_key: {MASTER}\n"
+    );
+    let env = Env::isolated([("LITELLM_MODEL_COST_MAP_URL".to_owned(), map.display().to_string())]);
+    let loaded = tianji_server::load_str(&yaml, env).unwrap_or_else(|e| panic!("config: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(tianji_server::serve(listener, loaded.state, std::future::pending(), Duration::from_secs(1)));
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(MASTER)
+        .json(&json!({"model": "house", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    let cost: f64 = r.headers()["x-litellm-response-cost"].to_str().expect("ascii").parse().expect("number");
+    let body: Value = r.json().await.expect("json");
+    let (p, c) = (body["usage"]["prompt_tokens"].as_f64().expect("p"), body["usage"]["completion_tokens"].as_f64().expect("c"));
+    assert!((cost - (0.01 * p + 0.02 * c + 0.5)).abs() < 1e-9, "cost {cost} for {p}+{c} tokens");
+
+    let env = Env::isolated([("LITELLM_MODEL_COST_MAP_URL".to_owned(), "/no/such/prices.json".to_owned())]);
+    let err = tianji_server::load_str(&yaml, env).err().expect("a missing cost map fails start-up").to_string();
+    assert!(err.contains("/no/such/prices.json"), "{err}");
+}

@@ -579,7 +579,7 @@ impl Ticket {
     /// tokens against the limits and queues its spend row.
     pub fn settle(&self, ctx: &CallContext, meta: &RouteMeta, usage: Option<(u64, u64)>, ok: bool) -> Settled {
         let (prompt, completion) = usage.unwrap_or((0, 0));
-        let cost = meta.cost_per_token.map(|(i, o)| i * prompt as f64 + o * completion as f64);
+        let cost = meta.pricing.map(|p| p.cost(prompt, completion));
         let charged = cost.unwrap_or(0.0);
         let mut key_spend = None;
         if let Some(k) = &self.key {
