@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::routing::{delete, get, patch, post};
 
-use crate::handlers::management::{budgets, customers, keys, organizations, spend, teams, users};
+use crate::handlers::management::{budgets, customers, deployments, keys, organizations, spend, teams, users};
 use crate::handlers::{chat, completions, embeddings, health, images, method_not_allowed, models, moderations, not_found};
 use crate::plugins;
 use crate::state::AppState;
@@ -79,6 +79,9 @@ pub fn app(state: AppState) -> Router {
         .route("/budget/update", post(budgets::update))
         .route("/budget/delete", post(budgets::delete))
         .route("/budget/list", get(budgets::list))
+        .route("/model/new", post(deployments::new))
+        .route("/model/update", post(deployments::update))
+        .route("/model/delete", post(deployments::delete))
         .route("/spend/logs", get(spend::logs))
         .route("/global/spend/report", get(spend::report))
         .route("/organization/new", post(organizations::new))

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod controls;
+pub mod deployments;
 pub mod error;
 pub mod guardrails;
 pub mod handlers;

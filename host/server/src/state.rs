@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tianji_core::config::{Config, ConfigError, Problems};
 use tianji_providers::ProviderRegistry;
 use tianji_router::Router;
+
+use crate::deployments::Deployments;
 
 use crate::access::spend_writer::WriterSettings;
 use crate::access::{Access, AccessSettings};
@@ -21,8 +24,10 @@ pub const DEFAULT_MAX_BODY_MB: f64 = 32.0;
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
 pub struct AppState {
-    /// Model groups and routing.
-    pub router: Arc<Router>,
+    /// Model groups and routing; swapped when models are added through the API.
+    pub router: Arc<ArcSwap<Router>>,
+    /// What rebuilding the router needs (config plus stored models).
+    pub deployments: Arc<Deployments>,
     /// Admin key, when auth is on.
     pub master_key: Option<Arc<MasterKey>>,
     /// Request body limit in bytes.
@@ -88,7 +93,10 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
         load_cost_map(&source, plugins, &mut problems);
     }
     let metrics = crate::telemetry::metrics_handle();
-    let router = Router::build(&config, Arc::new(ProviderRegistry::with_builtin()), tianji_providers::http::build_client(), &mut problems);
+    let registry = Arc::new(ProviderRegistry::with_builtin());
+    let client = tianji_providers::http::build_client();
+    let router = Router::build(&config, registry.clone(), client.clone(), &mut problems);
+    let deployments = Arc::new(Deployments::new(config.clone(), registry, client));
     let database = database_target(&config, options.config_path.as_deref(), &mut problems);
     let ignored = problems.into_result()?;
     let plugins = Arc::new(plugins.ok_or_else(|| ConfigError { problems: Vec::new() })?);
@@ -96,9 +104,28 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
         (Some(target), Some(master)) => Some(open_access(&plugins, &config, target, master)?),
         _ => None,
     };
+    let router = Arc::new(ArcSwap::from_pointee(router));
+    if let Some(access) = &access {
+        // Models added through the API join the config's.
+        let (store, d, r) = (access.store.clone(), deployments.clone(), router.clone());
+        plugins.control.block_on(async move { d.reload(&store, &r).await }).map_err(|e| ConfigError {
+            problems: vec![tianji_core::config::Problem { path: "general_settings.database_url".into(), message: e.to_string() }],
+        })?;
+        // Other instances' model changes arrive as notifications.
+        let (store, d, r, changed) = (access.store.clone(), deployments.clone(), router.clone(), access.models_changed.clone());
+        plugins.control.handle().spawn(async move {
+            loop {
+                changed.notified().await;
+                if let Err(e) = d.reload(&store, &r).await {
+                    tracing::warn!(error = %e, "could not reload models changed by another instance");
+                }
+            }
+        });
+    }
     let max_mb = config.general_settings.max_request_size_mb.unwrap_or(DEFAULT_MAX_BODY_MB);
     let state = AppState {
-        router: Arc::new(router),
+        router,
+        deployments,
         master_key: config.general_settings.master_key.as_deref().map(|k| Arc::new(MasterKey::new(k))),
         max_body_bytes: (max_mb * 1024.0 * 1024.0) as usize,
         metrics,

@@ -482,6 +482,53 @@ async fn spend_reports(p: &Proxy) {
     assert_eq!(status, 400);
 }
 
+async fn chat_text(p: &Proxy, model: &str) -> (u16, String) {
+    let r = p.chat(MASTER, model).await;
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (status, v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn models_in_the_database(p: &Proxy) {
+    assert_eq!(chat_text(p, "added").await.0, 400, "not there yet");
+    let (status, v) = p
+        .admin("/model/new", json!({"model_name": "added", "litellm_params": {"model": "openai/added", "mock_response": "from the db", "api_key": "sk-secret"}, "model_info": {"id": "db-1"}}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["model_id"], "db-1");
+    assert_eq!(v["litellm_params"]["api_key"], "********", "secrets are not echoed");
+    assert_eq!(chat_text(p, "added").await, (200, "from the db".to_owned()), "effective at once");
+    let (_, info) = p.admin_get("/model/info").await;
+    let row = info["data"].as_array().expect("rows").iter().find(|r| r["model_info"]["id"] == "db-1").cloned().expect("listed");
+    assert_eq!(row["model_info"]["db_model"], true);
+    let (_, cheap) = p.admin_get("/model/info?model=cheap").await;
+    assert_eq!(cheap["data"][0]["model_info"]["db_model"], false);
+
+    let (status, v) = p.admin("/model/update", json!({"model_id": "db-1", "litellm_params": {"mock_response": "updated"}})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(chat_text(p, "added").await, (200, "updated".to_owned()));
+
+    let (status, v) = p.admin("/model/new", json!({"model_name": "broken", "litellm_params": {"model": "no-such-provider/x"}})).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(message(&v).contains("litellm_params.model"), "{v}");
+    let (status, v) = p.admin("/model/new", json!({"model_name": "x", "litellm_params": {"model": "openai/x"}, "colour": 1})).await;
+    assert_eq!(status, 400, "{v}");
+    let config_id = cheap["data"][0]["model_info"]["id"].as_str().expect("id").to_owned();
+    let (status, _) = p.admin("/model/delete", json!({"id": config_id})).await;
+    assert_eq!(status, 400, "config models are edited in the file");
+
+    let (status, v) = p.admin("/model/delete", json!({"id": "db-1"})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(chat_text(p, "added").await.0, 400);
+    let (status, _) = p.admin("/model/delete", json!({"id": "db-1"})).await;
+    assert_eq!(status, 404);
+    // One stays, for the restart check.
+    let (status, _) = p
+        .admin("/model/new", json!({"model_name": "kept", "litellm_params": {"model": "openai/kept", "mock_response": "still here"}}))
+        .await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_on_sqlite() {
     let p = Proxy::start("sqlite::memory:").await;
@@ -490,6 +537,7 @@ async fn management_on_sqlite() {
     teams_and_users(&p).await;
     customers_budgets_and_organizations(&p).await;
     spend_reports(&p).await;
+    models_in_the_database(&p).await;
     rpm_limit_is_exact_under_concurrency(&p).await;
 }
 
@@ -502,10 +550,16 @@ async fn management_on_postgres() {
     teams_and_users(&p).await;
     customers_budgets_and_organizations(&p).await;
     spend_reports(&p).await;
+    models_in_the_database(&p).await;
     rpm_limit_is_exact_under_concurrency(&p).await;
-    if let Some(a) = &p.state.access {
-        a.shutdown(Duration::from_secs(5)).await;
-        a.store.close().await;
+    // A restarted proxy serves the stored models.
+    let again = Proxy::start(&db.url).await;
+    assert_eq!(chat_text(&again, "kept").await, (200, "still here".to_owned()));
+    for proxy in [&p, &again] {
+        if let Some(a) = &proxy.state.access {
+            a.shutdown(Duration::from_secs(5)).await;
+            a.store.close().await;
+        }
     }
 }
 
@@ -558,6 +612,20 @@ async fn two_instances_share_rate_limits_and_changes_through_redis() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(refused, "instance b still accepts a key blocked on instance a");
+
+    // A model added on one instance is served by the other.
+    let (status, _) =
+        a.admin("/model/new", json!({"model_name": "shared", "litellm_params": {"model": "openai/shared", "mock_response": "both"}})).await;
+    assert_eq!(status, 200);
+    let mut served = false;
+    for _ in 0..50 {
+        if chat_text(&b, "shared").await.0 == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served, "instance b does not serve a model added on instance a");
 }
 
 #[tokio::test]

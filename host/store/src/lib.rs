@@ -14,6 +14,7 @@
 
 pub mod entity;
 pub mod memberships;
+pub mod models;
 pub mod records;
 pub mod spend;
 #[cfg(feature = "testing")]
@@ -28,6 +29,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 pub use entity::{Entity, Filter, Page};
+pub use models::StoredModel;
 pub use records::{BudgetRecord, EndUserRecord, KeyRecord, Membership, OrganizationRecord, TeamRecord, UserRecord};
 pub use spend::{DailyRow, SpendQuery, SpendRow};
 

@@ -412,6 +412,13 @@ impl Config {
     }
 }
 
+/// Parses one `model_list` entry given as JSON (a model added through the
+/// API), resolving `os.environ/` references against `env`.
+pub fn deployment_from_value(path: &str, mut item: Value, env: &Env, problems: &mut Problems) -> Option<DeploymentConfig> {
+    env::resolve_refs(&mut item, path, env, problems);
+    parse_deployment(path.to_owned(), item, problems)
+}
+
 fn parse_deployment(path: String, item: Value, problems: &mut Problems) -> Option<DeploymentConfig> {
     let mut s = Section::open(path.clone(), item, problems)?;
     let model_name = s.string("model_name", problems);

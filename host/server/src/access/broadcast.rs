@@ -30,6 +30,8 @@ pub enum Kind {
     Budget,
     /// An organization.
     Organization,
+    /// The stored models (`/model/new`, ...); the id is unused.
+    Models,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::EndUser => "end_user",
             Kind::Budget => "budget",
             Kind::Organization => "organization",
+            Kind::Models => "models",
         }
     }
 
@@ -52,6 +55,7 @@ impl Kind {
             "end_user" => Kind::EndUser,
             "budget" => Kind::Budget,
             "organization" => Kind::Organization,
+            "models" => Kind::Models,
             _ => return None,
         })
     }

@@ -78,6 +78,8 @@ pub struct Access {
     allow_on_db_unavailable: bool,
     master_hash: String,
     broadcast: Option<broadcast::Broadcast>,
+    /// Signalled when another instance changed the stored models.
+    pub models_changed: Arc<tokio::sync::Notify>,
 }
 
 /// A caller that presented a valid virtual key.
@@ -211,6 +213,7 @@ impl Access {
             allow_on_db_unavailable: settings.allow_requests_on_db_unavailable,
             master_hash: tianji_store::hash_key(master_key),
             broadcast,
+            models_changed: Arc::new(tokio::sync::Notify::new()),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&access)));
         if let Some(client) = client {
@@ -227,6 +230,13 @@ impl Access {
         }
     }
 
+    /// Tells the other instances (only) about a change already applied here.
+    pub fn announce(&self, kind: broadcast::Kind, id: &str) {
+        if let Some(b) = &self.broadcast {
+            b.publish(kind, id);
+        }
+    }
+
     /// Forgets a cached record on this instance.
     pub fn forget(&self, kind: broadcast::Kind, id: &str) {
         use broadcast::Kind;
@@ -237,6 +247,7 @@ impl Access {
             Kind::EndUser => self.end_users.invalidate(id),
             Kind::Budget => self.budgets.invalidate(id),
             Kind::Organization => self.organizations.invalidate(id),
+            Kind::Models => self.models_changed.notify_one(),
         }
     }
 

@@ -88,7 +88,7 @@ async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: Ch
         return batch(state, req, extracted, started).await;
     }
     extracted.controls.stream = req.stream;
-    if state.router.settings().pre_call_checks {
+    if state.router.load().settings().pre_call_checks {
         extracted.controls.prompt_tokens = Some(req.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum());
     }
     let logging = &state.plugins.logging;
@@ -96,7 +96,7 @@ async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: Ch
         extracted.log_messages = serde_json::to_value(&req.messages).ok();
     }
     let model = req.model.clone();
-    let drop_params = state.router.settings().drop_params;
+    let drop_params = state.router.load().settings().drop_params;
     let mock = extracted.mock_response.clone();
     let req = Arc::new(req);
     let mut response = if req.stream {
@@ -283,7 +283,7 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
         ))
         .into_response();
     }
-    let drop_params = state.router.settings().drop_params;
+    let drop_params = state.router.load().settings().drop_params;
     let calls = models.iter().map(|model| {
         let mut r = req.clone();
         r.model.clone_from(model);

@@ -25,7 +25,7 @@ pub async fn readiness(State(state): State<AppState>) -> Json<serde_json::Value>
         "use_aiohttp_transport": false,
         "log_level": std::env::var("LITELLM_LOG").unwrap_or_else(|_| "INFO".to_owned()),
         "is_detailed_debug": std::env::var("LITELLM_LOG").is_ok_and(|l| l.eq_ignore_ascii_case("debug")),
-        "model_groups": state.router.group_names().len(),
+        "model_groups": state.router.load().group_names().len(),
         "uptime_seconds": state.started.elapsed().as_secs(),
     }))
 }

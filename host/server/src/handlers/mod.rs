@@ -67,8 +67,9 @@ where
     Fut: Future<Output = Result<V, GatewayError>>,
 {
     let call_id = &extracted.ctx.call_id;
+    let router = state.router.load_full();
     let ticket = match &state.access {
-        Some(access) => match access.admit(extracted.key.as_deref(), model, extracted.ctx.end_user.as_deref(), &state.router).await {
+        Some(access) => match access.admit(extracted.key.as_deref(), model, extracted.ctx.end_user.as_deref(), &router).await {
             Ok(t) => Some(t),
             Err(error) => {
                 let meta = RouteMeta { model_group: model.to_owned(), ..Default::default() };
@@ -81,7 +82,7 @@ where
     };
     let model = ticket.as_ref().and_then(|t| t.routed_model.as_deref()).unwrap_or(model).to_owned();
     let span = tracing::info_span!("request", call_id = %call_id, route);
-    let result = state.router.execute(&model, &extracted.controls, call_id, op).instrument(span).await;
+    let result = router.execute(&model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
         Ok(routed) => on_ok(routed, ticket).await,
         Err(failure) => {

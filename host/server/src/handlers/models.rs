@@ -45,7 +45,7 @@ fn expand(d: &Deployment) -> Vec<(String, &'static CatalogModel)> {
 
 /// Every public model name, in config order, without duplicates.
 fn public_names(state: &AppState) -> Vec<String> {
-    let r = &state.router;
+    let r = state.router.load();
     let mut names: Vec<String> = r.group_names().to_vec();
     let mut aliases: Vec<&String> = r.aliases().iter().filter(|(_, a)| !a.hidden).map(|(k, _)| k).collect();
     aliases.sort();
@@ -70,7 +70,7 @@ pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Value>
 
 /// `GET /v1/models/{id}`.
 pub async fn retrieve(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    if state.router.resolve(&id).is_some() {
+    if state.router.load().resolve(&id).is_some() {
         Ok(Json(model_object(&id)))
     } else {
         Err(GatewayError::new(ErrorKind::NotFound, format!("The model '{id}' does not exist")).with_code("model_not_found").into())
@@ -115,7 +115,7 @@ fn info_json(d: &Deployment, catalog_entry: Option<&CatalogModel>) -> Value {
     let c = catalog_entry.or_else(|| catalog::lookup(&d.provider_name, i.base_model.as_deref().unwrap_or(upstream_name(d))));
     let mut m = i.extra.clone();
     m.insert("id".into(), json!(d.id));
-    m.insert("db_model".into(), json!(false));
+    m.entry("db_model").or_insert(json!(false));
     m.insert("key".into(), json!(upstream_name(d)));
     m.insert("litellm_provider".into(), json!(d.provider_name));
     m.insert("mode".into(), json!(i.mode.as_deref().or(c.map(|c| c.mode)).unwrap_or("chat")));
@@ -142,6 +142,7 @@ pub struct InfoQuery {
 fn model_info_rows(state: &AppState, q: &InfoQuery) -> Vec<Value> {
     state
         .router
+        .load()
         .deployments()
         .filter(|d| q.model.as_ref().is_none_or(|m| *m == d.model_name))
         .filter(|d| q.litellm_model_id.as_ref().is_none_or(|id| *id == d.id))
@@ -218,7 +219,7 @@ impl GroupAgg {
 
 /// `GET /model_group/info`: one row per public group, wildcards expanded.
 pub async fn model_group_info(State(state): State<AppState>, _caller: Caller, Query(q): Query<GroupQuery>) -> Json<Value> {
-    let r = &state.router;
+    let r = state.router.load();
     let mut groups: BTreeMap<usize, (String, GroupAgg)> = BTreeMap::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut slot = |name: &str| -> usize {

@@ -5,6 +5,7 @@
 
 pub mod budgets;
 pub mod customers;
+pub mod deployments;
 pub mod keys;
 pub mod organizations;
 pub mod spend;
