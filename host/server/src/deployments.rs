@@ -41,11 +41,13 @@ impl Deployments {
         for m in stored {
             let mut entry = m.entry.clone();
             // Listings show which models came from the database.
-            if let Some(info) = entry.as_object_mut().map(|o| o.entry("model_info").or_insert_with(|| Value::Object(Default::default()))) {
-                if let Some(info) = info.as_object_mut() {
-                    info.insert("id".into(), Value::String(m.id.clone()));
-                    info.insert("db_model".into(), Value::Bool(true));
-                }
+            if let Some(info) = entry
+                .as_object_mut()
+                .map(|o| o.entry("model_info").or_insert_with(|| Value::Object(Default::default())))
+                .and_then(Value::as_object_mut)
+            {
+                info.insert("id".into(), Value::String(m.id.clone()));
+                info.insert("db_model".into(), Value::Bool(true));
             }
             if let Some(d) = deployment_from_value(&path_of(m), entry, &config.env, &mut problems) {
                 config.model_list.push(d);
