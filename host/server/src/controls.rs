@@ -49,6 +49,9 @@ pub struct Extracted {
     pub log_messages: Option<Value>,
     /// The virtual key the caller used, if any.
     pub key: Option<std::sync::Arc<crate::access::KeyGrant>>,
+    /// The stream's usage chunk was requested by the gateway (to price the
+    /// call), not by the client, who does not get it.
+    pub hide_usage_chunk: bool,
 }
 
 impl Extracted {
@@ -60,6 +63,7 @@ impl Extracted {
             mock_response: None,
             log_messages: self.log_messages.clone(),
             key: self.key.clone(),
+            hide_usage_chunk: self.hide_usage_chunk,
         }
     }
 }
@@ -173,7 +177,7 @@ pub fn extract(
             }
         }
     }
-    Ok(Extracted { controls, ctx, mock_response, log_messages: None, key })
+    Ok(Extracted { controls, ctx, mock_response, log_messages: None, key, hide_usage_chunk: false })
 }
 
 #[cfg(test)]

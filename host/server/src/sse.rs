@@ -47,24 +47,25 @@ pub fn error_event(e: &GatewayError) -> Bytes {
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// A body that writes `stream` as SSE; `on_item` sees every item (usage accounting).
+/// A body that writes `stream` as SSE; `on_item` sees every item (usage
+/// accounting) and says whether the client gets it (a usage chunk the
+/// gateway asked for on its own account is kept from the client).
 pub fn body<T, S, F>(call_id: &str, stream: S, mut on_item: F) -> Body
 where
     T: HasUsage + Serialize + DeserializeOwned + Send + 'static,
     S: Stream<Item = Result<Reply<T>, GatewayError>> + Send + 'static,
-    F: FnMut(&Reply<T>) + Send + 'static,
+    F: FnMut(&Reply<T>) -> bool + Send + 'static,
 {
     let call_id = call_id.to_owned();
     let events = stream
-        .map(move |item| match item {
-            Ok(chunk) => {
-                on_item(&chunk);
-                (reply_event(&chunk), false)
-            }
-            Err(e) => {
-                tracing::warn!(call_id = %call_id, error = %e, "stream ended by an upstream error");
-                (error_event(&e), true)
-            }
+        .filter_map(move |item| {
+            futures::future::ready(match item {
+                Ok(chunk) => on_item(&chunk).then(|| (reply_event(&chunk), false)),
+                Err(e) => {
+                    tracing::warn!(call_id = %call_id, error = %e, "stream ended by an upstream error");
+                    Some((error_event(&e), true))
+                }
+            })
         })
         // Stop after an error event; otherwise finish with [DONE].
         .scan(false, |stopped, (bytes, is_error)| {

@@ -10,6 +10,18 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+/// How each measured row is loaded.
+pub struct Plan<'a> {
+    /// Request body.
+    pub body: &'a str,
+    /// Concurrency levels.
+    pub concurrency: &'a [usize],
+    /// Warm-up per point.
+    pub warmup: Duration,
+    /// Measurement per point.
+    pub duration: Duration,
+}
+
 /// Results of one load run.
 pub struct Stats {
     hist: Histogram<u64>,

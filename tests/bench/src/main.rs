@@ -11,6 +11,7 @@
 //! idle and loaded RSS, and its start-up time to the first good completion.
 
 mod hop;
+mod keys;
 mod load;
 mod plugins;
 mod procs;
@@ -74,7 +75,10 @@ fn added(stats: &Stats, base: Option<&Stats>) -> (String, String) {
 }
 
 fn write_config(upstream_port: u16) -> std::io::Result<PathBuf> {
-    let path = std::env::temp_dir().join(format!("tianji-bench-{}.yaml", std::process::id()));
+    // Its own directory: the key database (tianji.db) is created next to the config.
+    let dir = std::env::temp_dir().join(format!("tianji-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("config.yaml");
     std::fs::write(
         &path,
         format!(
@@ -168,7 +172,7 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
                 &bin_dir,
                 &built,
                 mock_port,
-                plugins::Plan { body: CHAT_BODY, concurrency: &args.concurrency, warmup, duration },
+                load::Plan { body: CHAT_BODY, concurrency: &args.concurrency, warmup, duration },
                 idle_rss,
             )
             .await?,
@@ -178,6 +182,30 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
             None
         }
     };
+
+    let mut summary = serde_json::Map::new();
+    // Virtual keys on both databases (PostgreSQL: a throwaway database on the local server).
+    let plan = load::Plan { body: CHAT_BODY, concurrency: &args.concurrency, warmup, duration };
+    let mut key_results = vec![keys::run(&bin_dir, "sqlite", None, mock_port, plan).await?];
+    let pg = match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect("127.0.0.1:5432")).await {
+        Ok(Ok(_)) => Some(tianji_store::testing::TempDatabase::create().await),
+        _ => {
+            println!("keys: PostgreSQL not reachable on 127.0.0.1:5432; skipping the PostgreSQL rows");
+            None
+        }
+    };
+    if let Some(db) = &pg {
+        key_results.push(
+            keys::run(
+                &bin_dir,
+                "postgres",
+                Some(&db.url),
+                mock_port,
+                load::Plan { body: CHAT_BODY, concurrency: &args.concurrency, warmup, duration },
+            )
+            .await?,
+        );
+    }
 
     // Time to first token, concurrency 1.
     let ttft_n = 2000;
@@ -235,8 +263,49 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
         }
     }
     println!();
+    println!("virtual key with a budget and an rpm limit (added = over the master key on the same process)");
+    println!(
+        "{:<9} {:>4} {:>11} {:>11} {:>11} {:>11} {:>10} {:>7}",
+        "database", "conc", "master p50", "key p50", "added p50", "added p99", "key req/s", "errors"
+    );
+    for (krows, _) in &key_results {
+        for r in krows {
+            let (a50, a99) = added(&r.key, Some(&r.master));
+            println!(
+                "{:<9} {:>4} {:>11.3} {:>11.3} {:>11} {:>11} {:>10.0} {:>7}",
+                r.backend,
+                r.concurrency,
+                r.master.p50_ms(),
+                r.key.p50_ms(),
+                a50,
+                a99,
+                r.key.rps(),
+                r.key.errors + r.master.errors
+            );
+            summary.insert(
+                format!("key {} c{}", r.backend, r.concurrency),
+                serde_json::json!({"master_p50_ms": r.master.p50_ms(), "key_p50_ms": r.key.p50_ms(), "added_p50_ms": r.key.p50_ms() - r.master.p50_ms(), "key_rps": r.key.rps()}),
+            );
+        }
+    }
+    for (_, w) in &key_results {
+        println!(
+            "spend writer ({}): {} rows at {:.0} req/s; {} queued when the load stopped, all written {:.2} s later; the store writes {:.0} rows/s",
+            w.backend,
+            w.rows,
+            w.request_rate,
+            w.backlog_at_end,
+            w.drain.as_secs_f64(),
+            w.rows_per_sec
+        );
+        summary.insert(
+            format!("spend writer {}", w.backend),
+            serde_json::json!({"rows": w.rows, "request_rate": w.request_rate, "backlog_at_end": w.backlog_at_end, "drain_s": w.drain.as_secs_f64(), "store_rows_per_s": w.rows_per_sec}),
+        );
+    }
+    drop(pg);
+    println!();
     println!("tianji against the bare hop:");
-    let mut summary = serde_json::Map::new();
     for &c in &args.concurrency {
         let get = |t: &str| rows.iter().find(|r| r.target == t && r.concurrency == c).map(|r| &r.stats);
         if let (Some(d), Some(h), Some(t)) = (get("direct"), get("bare hop"), get("tianji")) {
@@ -297,6 +366,8 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
         }
         println!("{}", serde_json::Value::Object(summary));
     }
-    let _ = std::fs::remove_file(config);
+    if let Some(dir) = config.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::load::{Stats, run_load};
+use crate::load::{Plan, Stats, run_load};
 use crate::procs::{self, Child, free_port};
 
 /// The label of the long-prompt row without guardrails (the baseline of the content-filter rows).
@@ -74,13 +74,7 @@ fn start(bin_dir: &Path, config: &Path, plugin_dir: &Path, cache: &Path) -> std:
 }
 
 async fn plugin_stats(port: u16) -> Result<Value, Box<dyn std::error::Error>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(b"GET /plugins HTTP/1.1\r\nhost: x\r\nauthorization: Bearer sk-bench-master\r\nconnection: close\r\n\r\n").await?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let (_, body) = procs::request(port, "GET", "/plugins", Some("sk-bench-master"), "").await.ok_or("GET /plugins failed")?;
     // The body may be chunked; take the JSON object inside.
     let start = body.find('{').unwrap_or(0);
     let end = body.rfind('}').map(|i| i + 1).unwrap_or(body.len());
@@ -95,18 +89,6 @@ pub struct PluginRow {
     pub concurrency: usize,
     /// Latency and throughput.
     pub stats: Stats,
-}
-
-/// How each plugin row is loaded.
-pub struct Plan<'a> {
-    /// Request body.
-    pub body: &'a str,
-    /// Concurrency levels.
-    pub concurrency: &'a [usize],
-    /// Warm-up per point.
-    pub warmup: Duration,
-    /// Measurement per point.
-    pub duration: Duration,
 }
 
 /// Runs the plugin rows against the upstream on `upstream_port`.

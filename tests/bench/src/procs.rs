@@ -60,6 +60,11 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 async fn try_request(port: u16, method: &str, path: &str, auth: Option<&str>, body: &str) -> Option<u16> {
+    request(port, method, path, auth, body).await.map(|(status, _)| status)
+}
+
+/// One request on a fresh connection: the status and the body as text.
+pub async fn request(port: u16, method: &str, path: &str, auth: Option<&str>, body: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
     let auth = auth.map(|a| format!("authorization: Bearer {a}\r\n")).unwrap_or_default();
@@ -70,8 +75,9 @@ async fn try_request(port: u16, method: &str, path: &str, auth: Option<&str>, bo
     s.write_all(req.as_bytes()).await.ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.ok()?;
-    let head = String::from_utf8_lossy(&buf[..buf.len().min(16)]).to_string();
-    head.split_whitespace().nth(1)?.parse().ok()
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
 }
 
 /// Waits until `GET path` answers at all.

@@ -37,7 +37,7 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Default seconds between spend writes (`proxy_batch_write_at`).
 pub const DEFAULT_WRITE_INTERVAL: Duration = Duration::from_secs(10);
 /// Default rows per spend write.
-pub const DEFAULT_WRITE_BATCH: usize = 1000;
+pub const DEFAULT_WRITE_BATCH: usize = 3000;
 /// How often budget windows are checked for a reset.
 const RESET_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 

@@ -84,6 +84,7 @@ impl SpendWriter {
     /// Queues a row; never waits.
     pub fn submit(&self, row: SpendRow) {
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("tianji_spend_rows_accepted_total").increment(1);
         if self.tx.send(row).is_err() {
             tracing::error!("spend writer has stopped; a spend row was not recorded");
         }

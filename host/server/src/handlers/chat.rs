@@ -88,6 +88,11 @@ async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: Ch
         return batch(state, req, extracted, started).await;
     }
     extracted.controls.stream = req.stream;
+    if req.stream && state.access.is_some() && !req.stream_options.as_ref().is_some_and(|o| o.include_usage) {
+        // Spend needs the stream's usage: ask for it, and keep it from a client that did not.
+        req.stream_options.get_or_insert_with(Default::default).include_usage = true;
+        extracted.hide_usage_chunk = true;
+    }
     if state.router.load().settings().pre_call_checks {
         extracted.controls.prompt_tokens = Some(req.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum());
     }
@@ -294,6 +299,7 @@ async fn batch(state: AppState, req: ChatRequest, extracted: Extracted, started:
             mock_response: extracted.mock_response.clone(),
             log_messages: extracted.log_messages.clone(),
             key: extracted.key.clone(),
+            hide_usage_chunk: false,
         };
         ex.ctx.call_id = tianji_core::new_call_id();
         let model = model.clone();

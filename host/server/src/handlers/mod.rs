@@ -213,16 +213,18 @@ where
         let mut log = (!state.plugins.logging.is_empty()).then(|| {
             crate::logging::StreamLog::new(state.plugins.clone(), crate::logging::event(extracted, &meta, started, None, None, None), &meta)
         });
+        let hide_usage = extracted.hide_usage_chunk;
         let body: Body = sse::body(call_id, value, move |chunk: &Reply<T>| {
             let _ = &in_flight;
-            if let Some(u) = chunk.usage() {
-                if let Some(log) = &mut log {
-                    log.usage(u.prompt_tokens, u.completion_tokens);
-                }
-                if let Some(s) = &mut settle {
-                    s.usage(u.prompt_tokens, u.completion_tokens);
-                }
+            let Some(u) = chunk.usage() else { return true };
+            if let Some(log) = &mut log {
+                log.usage(u.prompt_tokens, u.completion_tokens);
             }
+            if let Some(s) = &mut settle {
+                s.usage(u.prompt_tokens, u.completion_tokens);
+            }
+            // The usage chunk the gateway asked for (for spend), not the client.
+            !hide_usage
         });
         let mut resp = (StatusCode::OK, body).into_response();
         let h = resp.headers_mut();
