@@ -659,3 +659,23 @@ async fn a_litellm_cost_map_prices_models_from_the_first_request() {
     let err = tianji_server::load_str(&yaml, env).err().expect("a missing cost map fails start-up").to_string();
     assert!(err.contains("/no/such/prices.json"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_window_resets_and_the_key_works_again() {
+    let p = Proxy::start("sqlite::memory:").await;
+    let key = p.generate(json!({"max_budget": 0.5, "budget_duration": "2s"})).await;
+    assert_eq!(p.chat(&key, "pricey").await.status(), 200);
+    assert_eq!(p.chat(&key, "pricey").await.status(), 429, "budget spent");
+    // Windows are checked every 5 s; this one ends after 2 s.
+    let mut reset = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if p.chat(&key, "cheap").await.status() == 200 {
+            reset = true;
+            break;
+        }
+    }
+    assert!(reset, "the key stayed refused after its budget window ended");
+    let (_, info) = p.admin_get(&format!("/key/info?key={key}")).await;
+    assert!(info["info"]["budget_reset_at"].as_str().is_some(), "{info}");
+}

@@ -171,59 +171,31 @@ impl Store {
             return Ok(0);
         }
         let doing = || format!("writing {} spend log rows", rows.len());
+        // Fast path: every row is new (the usual case), so no row ids need
+        // to come back. If any was already stored (a retried batch), start
+        // over and ask which ones were new.
         let mut tx = self.pool.begin().await.map_err(StoreError::db(doing()))?;
-        let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(rows.len());
+        let mut all_new = true;
         for chunk in rows.chunks(rows_per_statement(self.backend)) {
-            let mut sql = format!("INSERT INTO tianji_spend_logs ({COLUMNS}) VALUES ");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                for c in 0..21 {
-                    if c > 0 {
-                        sql.push_str(", ");
-                    }
-                    // SQLite looks parameter names up by a linear scan, so
-                    // 10 000 `$N` names cost quadratic time: use anonymous `?`.
-                    match self.backend {
-                        crate::Backend::Sqlite => sql.push('?'),
-                        crate::Backend::Postgres => sql.push_str(&format!("${}", i * 21 + c + 1)),
-                    }
-                }
-                sql.push(')');
-            }
-            sql.push_str(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for r in chunk {
-                q = q
-                    .bind(&r.request_id)
-                    .bind(&r.call_type)
-                    .bind(&r.api_key)
-                    .bind(r.spend)
-                    .bind(r.total_tokens)
-                    .bind(r.prompt_tokens)
-                    .bind(r.completion_tokens)
-                    .bind(time::to_db(&r.start_time))
-                    .bind(time::to_db(&r.end_time))
-                    .bind(&r.model)
-                    .bind(&r.model_id)
-                    .bind(&r.model_group)
-                    .bind(&r.custom_llm_provider)
-                    .bind(&r.api_base)
-                    .bind(&r.user)
-                    .bind(&r.team_id)
-                    .bind(&r.organization_id)
-                    .bind(&r.end_user)
-                    .bind(&r.status)
-                    .bind(serde_json::to_string(&r.request_tags).unwrap_or_else(|_| "[]".into()))
-                    .bind(serde_json::to_string(&r.metadata).unwrap_or_else(|_| "{}".into()));
-            }
-            for row in q.fetch_all(&mut *tx).await.map_err(StoreError::db(doing()))? {
-                inserted.insert(row.try_get("request_id").map_err(StoreError::db(doing()))?);
+            let done = self.insert_rows(chunk, false).execute(&mut *tx).await.map_err(StoreError::db(doing()))?;
+            if done.rows_affected() != chunk.len() as u64 {
+                all_new = false;
+                break;
             }
         }
-        let new: Vec<&SpendRow> = rows.iter().filter(|r| inserted.contains(&r.request_id)).collect();
+        let new: Vec<&SpendRow> = if all_new {
+            rows.iter().collect()
+        } else {
+            tx.rollback().await.map_err(StoreError::db(doing()))?;
+            tx = self.pool.begin().await.map_err(StoreError::db(doing()))?;
+            let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(rows.len());
+            for chunk in rows.chunks(rows_per_statement(self.backend)) {
+                for row in self.insert_rows(chunk, true).fetch_all(&mut *tx).await.map_err(StoreError::db(doing()))? {
+                    inserted.insert(row.try_get("request_id").map_err(StoreError::db(doing()))?);
+                }
+            }
+            rows.iter().filter(|r| inserted.contains(&r.request_id)).collect()
+        };
 
         // Totals per entity, per (entity, model) and per (day, entity, model, provider).
         let mut entity: HashMap<(&'static str, &str), f64> = HashMap::new();
@@ -306,6 +278,68 @@ impl Store {
         }
         tx.commit().await.map_err(StoreError::db(doing()))?;
         Ok(new.len())
+    }
+
+    /// One multi-row INSERT of `chunk`, skipping rows already stored;
+    /// `returning` asks for the ids of the rows it inserted. Statements of
+    /// the full chunk size are kept prepared; odd-sized tails are not (each
+    /// size is a different statement, and they would fill the cache).
+    fn insert_rows<'q>(&self, chunk: &'q [SpendRow], returning: bool) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut sql = String::with_capacity(100 + chunk.len() * 21 * 6);
+        sql.push_str("INSERT INTO tianji_spend_logs (");
+        sql.push_str(COLUMNS);
+        sql.push_str(") VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..21 {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                // SQLite looks parameter names up by a linear scan, so
+                // 10 000 `$N` names cost quadratic time: use anonymous `?`.
+                match self.backend {
+                    crate::Backend::Sqlite => sql.push('?'),
+                    crate::Backend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&(i * 21 + c + 1).to_string());
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
+        if returning {
+            sql.push_str(" RETURNING request_id");
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == rows_per_statement(self.backend));
+        for r in chunk {
+            q = q
+                .bind(&r.request_id)
+                .bind(&r.call_type)
+                .bind(&r.api_key)
+                .bind(r.spend)
+                .bind(r.total_tokens)
+                .bind(r.prompt_tokens)
+                .bind(r.completion_tokens)
+                .bind(time::to_db(&r.start_time))
+                .bind(time::to_db(&r.end_time))
+                .bind(&r.model)
+                .bind(&r.model_id)
+                .bind(&r.model_group)
+                .bind(&r.custom_llm_provider)
+                .bind(&r.api_base)
+                .bind(&r.user)
+                .bind(&r.team_id)
+                .bind(&r.organization_id)
+                .bind(&r.end_user)
+                .bind(&r.status)
+                .bind(serde_json::to_string(&r.request_tags).unwrap_or_else(|_| "[]".into()))
+                .bind(serde_json::to_string(&r.metadata).unwrap_or_else(|_| "{}".into()));
+        }
+        q
     }
 
     /// Spend log rows matching a query, newest first.

@@ -309,7 +309,7 @@ impl Access {
                 ))
                 .with_type("team_blocked"));
             }
-            if !can_call(&k.models, model, router, team.as_ref().map(|t| t.record.models.as_slice())) {
+            if !can_call(&k.models, model, router) {
                 return Err(GatewayError::authentication(format!(
                     "key not allowed to access model. This key can only access models={:?}. Tried to access {model}",
                     k.models
@@ -319,7 +319,7 @@ impl Access {
                 .with_param("model"));
             }
             if let Some(t) = &team
-                && !can_call(&t.record.models, model, router, None)
+                && !can_call(&t.record.models, model, router)
             {
                 return Err(GatewayError::authentication(format!(
                     "team not allowed to access model. This team can only access models={:?}. Tried to access {model}",
@@ -472,32 +472,34 @@ impl Access {
 
     /// Starts new budget windows that have ended, for every entity type.
     pub async fn reset_due_budgets(&self) -> Result<usize, StoreError> {
+        use broadcast::Kind;
         let now = time::now();
+        Ok(self.reset::<KeyRecord>(&now, Kind::Key, |r| r.budget_duration.as_deref()).await?
+            + self.reset::<TeamRecord>(&now, Kind::Team, |r| r.budget_duration.as_deref()).await?
+            + self.reset::<UserRecord>(&now, Kind::User, |r| r.budget_duration.as_deref()).await?)
+    }
+
+    /// Resets the ended windows of one entity type and announces each change.
+    async fn reset<E: cache::Cached>(
+        &self,
+        now: &Timestamp,
+        kind: broadcast::Kind,
+        duration: impl Fn(&E) -> Option<&str>,
+    ) -> Result<usize, StoreError> {
         let mut n = 0;
-        n += reset::<KeyRecord>(&self.store, &now, |r| r.budget_duration.as_deref(), &self.keys).await?;
-        n += reset::<TeamRecord>(&self.store, &now, |r| r.budget_duration.as_deref(), &self.teams).await?;
-        n += reset::<UserRecord>(&self.store, &now, |r| r.budget_duration.as_deref(), &self.users).await?;
+        for record in self.store.due_for_reset::<E>(now).await? {
+            let (Some(current), Some(span)) = (record.window(), duration(&record).and_then(|d| time::parse_duration(d).ok())) else {
+                continue;
+            };
+            let next = time::next_reset(now, span);
+            let id = record.columns().id;
+            if self.store.reset_budget::<E>(&id, &current, &next).await? {
+                n += 1;
+                self.changed(kind, &id);
+            }
+        }
         Ok(n)
     }
-}
-
-async fn reset<E: cache::Cached>(
-    store: &Store,
-    now: &Timestamp,
-    duration: impl Fn(&E) -> Option<&str>,
-    cache: &Cache<E>,
-) -> Result<usize, StoreError> {
-    let mut n = 0;
-    for record in store.due_for_reset::<E>(now).await? {
-        let (Some(current), Some(span)) = (record.window(), duration(&record).and_then(|d| time::parse_duration(d).ok())) else { continue };
-        let next = time::next_reset(now, span);
-        let id = record.columns().id;
-        if store.reset_budget::<E>(&id, &current, &next).await? {
-            n += 1;
-        }
-        cache.invalidate(&id);
-    }
-    Ok(n)
 }
 
 async fn housekeeping(access: std::sync::Weak<Access>) {
@@ -545,7 +547,7 @@ fn check_key_state(k: &KeyRecord) -> Result<(), GatewayError> {
 /// Whether a model list (a key's or a team's) allows `model`: empty, `*` or
 /// `all-proxy-models` allow everything; otherwise the name itself, a
 /// wildcard (`openai/*`), or an access group one of its deployments is in.
-pub fn can_call(allowed: &[String], model: &str, router: &Router, _team: Option<&[String]>) -> bool {
+pub fn can_call(allowed: &[String], model: &str, router: &Router) -> bool {
     if allowed.is_empty() {
         return true;
     }

@@ -103,6 +103,42 @@ pub fn new_record(fields: BudgetFields) -> Result<BudgetRecord, GatewayError> {
     Ok(b)
 }
 
+/// Points `budget_id` at a budget: the one `named` (which must exist), with
+/// `limits` applied to it, or a new one made from `limits` when there is
+/// none yet and any limit is given.
+pub async fn attach(
+    state: &AppState,
+    budget_id: &mut Option<String>,
+    named: Option<&String>,
+    limits: BudgetFields,
+) -> Result<(), GatewayError> {
+    let a = access(state)?;
+    limits.validate()?;
+    if let Some(id) = named {
+        if a.store.get::<BudgetRecord>(id).await.map_err(store_error)?.is_none() {
+            return Err(not_found(id));
+        }
+        *budget_id = Some(id.clone());
+    }
+    if !limits.any() {
+        return Ok(());
+    }
+    match budget_id {
+        Some(id) => {
+            let mut b = a.store.require::<BudgetRecord>(id).await.map_err(store_error)?;
+            limits.apply(&mut b)?;
+            a.store.update(&b).await.map_err(store_error)?;
+            a.changed(Kind::Budget, id);
+        }
+        None => {
+            let b = new_record(limits)?;
+            a.store.insert(&b).await.map_err(store_error)?;
+            *budget_id = Some(b.budget_id);
+        }
+    }
+    Ok(())
+}
+
 fn not_found(id: &str) -> GatewayError {
     GatewayError::new(ErrorKind::NotFound, format!("Budget not found, passed budget_id={id}")).with_param("budget_id")
 }

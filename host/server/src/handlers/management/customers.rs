@@ -10,7 +10,7 @@ use tianji_core::{ErrorKind, GatewayError};
 use tianji_store::time;
 use tianji_store::{BudgetRecord, EndUserRecord, Filter};
 
-use super::budgets::{BudgetFields, new_record};
+use super::budgets::{BudgetFields, attach};
 use super::{access, store_error};
 use crate::access::broadcast::Kind;
 use crate::auth::Admin;
@@ -52,6 +52,22 @@ impl CustomerFields {
     }
 }
 
+fn blank(user_id: &str) -> EndUserRecord {
+    let now = time::now();
+    EndUserRecord {
+        user_id: user_id.to_owned(),
+        alias: None,
+        spend: 0.0,
+        blocked: false,
+        budget_id: None,
+        allowed_model_region: None,
+        default_model: None,
+        budget_reset_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 fn not_found(id: &str) -> GatewayError {
     GatewayError::new(ErrorKind::NotFound, format!("Customer not found, passed end_user_id={id}")).with_param("user_id")
 }
@@ -73,30 +89,8 @@ async fn view(state: &AppState, c: &EndUserRecord) -> Result<Value, GatewayError
 /// Applies the fields given; budget fields go to the customer's budget
 /// (created when it has none).
 async fn apply(state: &AppState, c: &mut EndUserRecord, req: CustomerFields) -> Result<(), GatewayError> {
-    let a = access(state)?;
-    let budget = req.budget();
-    budget.validate()?;
-    if let Some(id) = &req.budget_id {
-        if a.store.get::<BudgetRecord>(id).await.map_err(store_error)?.is_none() {
-            return Err(GatewayError::new(ErrorKind::NotFound, format!("Budget not found, passed budget_id={id}")).with_param("budget_id"));
-        }
-        c.budget_id = Some(id.clone());
-    }
-    if budget.any() {
-        match &c.budget_id {
-            Some(id) => {
-                let mut b = a.store.require::<BudgetRecord>(id).await.map_err(store_error)?;
-                budget.apply(&mut b)?;
-                a.store.update(&b).await.map_err(store_error)?;
-                a.changed(Kind::Budget, id);
-            }
-            None => {
-                let b = new_record(budget)?;
-                a.store.insert(&b).await.map_err(store_error)?;
-                c.budget_id = Some(b.budget_id);
-            }
-        }
-    }
+    let (named, limits) = (req.budget_id.clone(), req.budget());
+    attach(state, &mut c.budget_id, named.as_ref(), limits).await?;
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = req.$f { c.$f = v.into(); } )* };
     }
@@ -116,19 +110,7 @@ pub async fn new(State(state): State<AppState>, Admin(_): Admin, JsonBody(req): 
             .with_status(http::StatusCode::CONFLICT)
             .into());
     }
-    let now = time::now();
-    let mut c = EndUserRecord {
-        user_id: user_id.clone(),
-        alias: None,
-        spend: 0.0,
-        blocked: false,
-        budget_id: None,
-        allowed_model_region: None,
-        default_model: None,
-        budget_reset_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut c = blank(&user_id);
     apply(&state, &mut c, req).await?;
     a.store.insert(&c).await.map_err(store_error)?;
     a.changed(Kind::EndUser, &user_id);
@@ -192,18 +174,7 @@ async fn set_blocked(state: &AppState, ids: &[String], blocked: bool) -> Result<
     let now = time::now();
     for id in ids {
         // Blocking a customer that has not called yet creates it, blocked.
-        let mut c = a.store.get::<EndUserRecord>(id).await.map_err(store_error)?.unwrap_or(EndUserRecord {
-            user_id: id.clone(),
-            alias: None,
-            spend: 0.0,
-            blocked: false,
-            budget_id: None,
-            allowed_model_region: None,
-            default_model: None,
-            budget_reset_at: None,
-            created_at: now,
-            updated_at: now,
-        });
+        let mut c = a.store.get::<EndUserRecord>(id).await.map_err(store_error)?.unwrap_or_else(|| blank(id));
         c.blocked = blocked;
         c.updated_at = now;
         match a.store.update(&c).await {

@@ -220,38 +220,11 @@ async fn alias_taken(state: &AppState, alias: &str, except: Option<&str>) -> Res
     Ok(())
 }
 
-/// A key record as the API shows it, with `key` and `token_id` added.
-fn key_json(record: &KeyRecord, key: &str) -> Value {
-    let mut v = serde_json::to_value(record).unwrap_or_else(|_| json!({}));
-    if let Some(o) = v.as_object_mut() {
-        o.insert("key".into(), json!(key));
-        o.insert("token_id".into(), json!(record.token));
-    }
-    v
-}
-
-/// `POST /key/generate`.
-pub async fn generate(State(state): State<AppState>, Admin(_): Admin, JsonBody(req): JsonBody<KeyFields>) -> Result<Json<Value>, ApiError> {
-    let a = access(&state)?;
-    req.validate()?;
-    if req.new_key.is_some() {
-        return Err(
-            GatewayError::bad_request("new_key is for /key/regenerate; pass key to choose the new key's value", Some("new_key")).into()
-        );
-    }
-    let key = match req.key.clone() {
-        Some(k) if !k.starts_with("sk-") => return Err(GatewayError::bad_request("key must start with 'sk-'", Some("key")).into()),
-        Some(k) => k,
-        None => new_key()?,
-    };
-    if let Some(alias) = &req.key_alias {
-        alias_taken(&state, alias, None).await?;
-    }
-    check_owners(&state, &req).await?;
-    let now = time::now();
-    let mut record = KeyRecord {
-        token: hash_key(&key),
-        key_name: abbreviate(&key),
+/// A key with nothing set yet, created now by the admin.
+pub fn blank_record(key: &str, now: Timestamp) -> KeyRecord {
+    KeyRecord {
+        token: hash_key(key),
+        key_name: abbreviate(key),
         key_alias: None,
         spend: 0.0,
         max_budget: None,
@@ -282,7 +255,51 @@ pub async fn generate(State(state): State<AppState>, Admin(_): Admin, JsonBody(r
         created_by: Some("litellm_proxy_admin_name".into()),
         updated_at: now,
         updated_by: Some("litellm_proxy_admin_name".into()),
+    }
+}
+
+/// Deletes every key matching `filter` (a deleted team's or user's), effective at once.
+pub async fn delete_where(state: &AppState, filter: Filter) -> Result<(), GatewayError> {
+    let a = access(state)?;
+    let keys = a.store.list::<KeyRecord>(&filter, 0, i64::MAX).await.map_err(store_error)?;
+    let tokens: Vec<String> = keys.items.into_iter().map(|k| k.token).collect();
+    a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
+    for t in &tokens {
+        a.changed(Kind::Key, t);
+    }
+    Ok(())
+}
+
+/// A key record as the API shows it, with `key` and `token_id` added.
+fn key_json(record: &KeyRecord, key: &str) -> Value {
+    let mut v = serde_json::to_value(record).unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("key".into(), json!(key));
+        o.insert("token_id".into(), json!(record.token));
+    }
+    v
+}
+
+/// `POST /key/generate`.
+pub async fn generate(State(state): State<AppState>, Admin(_): Admin, JsonBody(req): JsonBody<KeyFields>) -> Result<Json<Value>, ApiError> {
+    let a = access(&state)?;
+    req.validate()?;
+    if req.new_key.is_some() {
+        return Err(
+            GatewayError::bad_request("new_key is for /key/regenerate; pass key to choose the new key's value", Some("new_key")).into()
+        );
+    }
+    let key = match req.key.clone() {
+        Some(k) if !k.starts_with("sk-") => return Err(GatewayError::bad_request("key must start with 'sk-'", Some("key")).into()),
+        Some(k) => k,
+        None => new_key()?,
     };
+    if let Some(alias) = &req.key_alias {
+        alias_taken(&state, alias, None).await?;
+    }
+    check_owners(&state, &req).await?;
+    let now = time::now();
+    let mut record = blank_record(&key, now);
     req.apply(&mut record, &now)?;
     a.store.insert(&record).await.map_err(store_error)?;
     a.changed(Kind::Key, &record.token);

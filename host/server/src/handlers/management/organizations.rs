@@ -11,7 +11,7 @@ use tianji_store::records::Membership;
 use tianji_store::time;
 use tianji_store::{BudgetRecord, Filter, OrganizationRecord, TeamRecord};
 
-use super::budgets::{BudgetFields, new_record};
+use super::budgets::{BudgetFields, attach};
 use super::users::ensure_user;
 use super::{access, store_error};
 use crate::access::broadcast::Kind;
@@ -65,30 +65,8 @@ async fn load(state: &AppState, id: &str) -> Result<OrganizationRecord, GatewayE
 
 /// Applies the fields given; budget fields go to the organization's budget.
 async fn apply(state: &AppState, o: &mut OrganizationRecord, req: OrgFields) -> Result<(), GatewayError> {
-    let a = access(state)?;
-    let budget = req.budget();
-    budget.validate()?;
-    if let Some(id) = &req.budget_id {
-        if a.store.get::<BudgetRecord>(id).await.map_err(store_error)?.is_none() {
-            return Err(GatewayError::new(ErrorKind::NotFound, format!("Budget not found, passed budget_id={id}")).with_param("budget_id"));
-        }
-        o.budget_id = Some(id.clone());
-    }
-    if budget.any() {
-        match &o.budget_id {
-            Some(id) => {
-                let mut b = a.store.require::<BudgetRecord>(id).await.map_err(store_error)?;
-                budget.apply(&mut b)?;
-                a.store.update(&b).await.map_err(store_error)?;
-                a.changed(Kind::Budget, id);
-            }
-            None => {
-                let b = new_record(budget)?;
-                a.store.insert(&b).await.map_err(store_error)?;
-                o.budget_id = Some(b.budget_id);
-            }
-        }
-    }
+    let (named, limits) = (req.budget_id.clone(), req.budget());
+    attach(state, &mut o.budget_id, named.as_ref(), limits).await?;
     if let Some(alias) = req.organization_alias {
         if alias.trim().is_empty() {
             return Err(GatewayError::bad_request("organization_alias must not be empty", Some("organization_alias")));

@@ -15,6 +15,7 @@ use tianji_store::records::Member;
 use tianji_store::time;
 use tianji_store::{Filter, KeyRecord, OrganizationRecord, TeamRecord, UserRecord};
 
+use super::keys::delete_where;
 use super::users::ensure_user;
 use super::{access, non_negative, parse_span, store_error};
 use crate::access::broadcast::Kind;
@@ -256,16 +257,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
         teams.push(load(&state, id).await?);
     }
     for team in &teams {
-        let keys = a
-            .store
-            .list::<KeyRecord>(&Filter { team_id: Some(team.team_id.clone()), ..Default::default() }, 0, i64::MAX)
-            .await
-            .map_err(store_error)?;
-        let tokens: Vec<String> = keys.items.into_iter().map(|k| k.token).collect();
-        a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
-        for t in &tokens {
-            a.changed(Kind::Key, t);
-        }
+        delete_where(&state, Filter { team_id: Some(team.team_id.clone()), ..Default::default() }).await?;
         for m in team.members_with_roles.iter().filter_map(|m| m.user_id.as_deref()) {
             unlink_member(&state, &team.team_id, m).await?;
         }

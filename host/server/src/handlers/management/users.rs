@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tianji_core::{ErrorKind, GatewayError};
 use tianji_store::time;
-use tianji_store::{Filter, KeyRecord, TeamRecord, UserRecord, hash_key};
+use tianji_store::{Filter, KeyRecord, TeamRecord, UserRecord};
 
-use super::keys::new_key;
+use super::keys::{blank_record, delete_where, new_key};
 use super::{access, non_negative, parse_span, store_error};
 use crate::access::broadcast::Kind;
-use crate::auth::{Admin, Caller, abbreviate};
+use crate::auth::{Admin, Caller};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -164,43 +164,16 @@ pub async fn new(State(state): State<AppState>, Admin(_): Admin, JsonBody(mut re
     if auto_key {
         let key = new_key()?;
         let now = time::now();
-        let record = KeyRecord {
-            token: hash_key(&key),
-            key_name: abbreviate(&key),
-            key_alias,
-            spend: 0.0,
-            max_budget: None,
-            soft_budget: None,
-            expires: match &duration {
-                Some(d) => Some(time::add(&now, parse_span("duration", d)?)),
-                None => None,
-            },
-            models: user.models.clone(),
-            aliases: Map::new(),
-            config: Map::new(),
-            user_id: Some(user_id.clone()),
-            team_id: user.teams.first().cloned(),
-            organization_id: user.organization_id.clone(),
-            budget_id: None,
-            permissions: Map::new(),
-            max_parallel_requests: None,
-            tpm_limit: None,
-            rpm_limit: None,
-            metadata: Map::new(),
-            blocked: None,
-            budget_duration: None,
-            budget_reset_at: None,
-            allowed_cache_controls: Vec::new(),
-            model_max_budget: Map::new(),
-            model_rpm_limit: Map::new(),
-            model_tpm_limit: Map::new(),
-            tags: Vec::new(),
-            guardrails: Vec::new(),
-            created_at: now,
-            created_by: Some("litellm_proxy_admin_name".into()),
-            updated_at: now,
-            updated_by: Some("litellm_proxy_admin_name".into()),
+        let mut record = blank_record(&key, now);
+        record.key_alias = key_alias;
+        record.expires = match &duration {
+            Some(d) => Some(time::add(&now, parse_span("duration", d)?)),
+            None => None,
         };
+        record.models.clone_from(&user.models);
+        record.user_id = Some(user_id.clone());
+        record.team_id = user.teams.first().cloned();
+        record.organization_id.clone_from(&user.organization_id);
         if let Err(e) = a.store.insert(&record).await {
             // No user without the key the caller asked for.
             let _ = a.store.delete::<UserRecord>(std::slice::from_ref(&user_id)).await;
@@ -297,16 +270,7 @@ pub async fn delete(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
         }
     }
     for id in &req.user_ids {
-        let keys = a
-            .store
-            .list::<KeyRecord>(&Filter { user_id: Some(id.clone()), ..Default::default() }, 0, i64::MAX)
-            .await
-            .map_err(store_error)?;
-        let tokens: Vec<String> = keys.items.into_iter().map(|k| k.token).collect();
-        a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
-        for t in &tokens {
-            a.changed(Kind::Key, t);
-        }
+        delete_where(&state, Filter { user_id: Some(id.clone()), ..Default::default() }).await?;
     }
     let deleted = a.store.delete::<UserRecord>(&req.user_ids).await.map_err(store_error)?;
     for id in &deleted {
