@@ -189,8 +189,9 @@ impl Store {
         pool = match (backend, memory) {
             // One connection holds an in-memory database; it must never be closed.
             (Backend::Sqlite, true) => pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
-            // SQLite has one writer; a few readers beside it are plenty.
-            (Backend::Sqlite, false) => pool.max_connections(options.max_connections.clamp(1, 4)),
+            // SQLite has one writer; one reader beside it is plenty (each
+            // connection keeps its own page cache and prepared statements).
+            (Backend::Sqlite, false) => pool.max_connections(options.max_connections.clamp(1, 2)),
             (Backend::Postgres, _) => pool.max_connections(options.max_connections.max(1)),
         };
         let pool = pool.connect(url).await.map_err(StoreError::db(format!("connecting to {}", redact_url(url))))?;
