@@ -60,16 +60,30 @@ impl Caller {
     pub const ADMIN: Caller = Caller { is_admin: true, key: None };
 }
 
-/// A caller with admin rights (the master key); management routes take this.
+/// A caller with admin rights: the master key, or a key of a user whose
+/// `user_role` is `proxy_admin`; management routes take this.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
+
+/// Whether a caller may use the management API: the master key, or a key of
+/// a user whose `user_role` is `proxy_admin` (read through the cache).
+pub async fn has_admin_rights(state: &AppState, caller: &Caller) -> bool {
+    if caller.is_admin {
+        return true;
+    }
+    let (Some(access), Some(user)) = (&state.access, caller.key.as_ref().and_then(|k| k.key.record.user_id.as_deref())) else {
+        return false;
+    };
+    let role = access.users.get(&access.store, user).await.ok().flatten().and_then(|u| u.record.user_role.clone());
+    role.as_deref() == Some("proxy_admin")
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.is_admin {
+        if has_admin_rights(state, &caller).await {
             return Ok(Admin(caller));
         }
         let user = caller.key.as_ref().and_then(|k| k.key.record.user_id.clone()).unwrap_or_default();

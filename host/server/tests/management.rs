@@ -319,6 +319,22 @@ async fn teams_and_users(p: &Proxy) {
     assert_eq!(status, 200);
     assert_eq!(p.chat(&key, "cheap").await.status(), 200);
 
+    // A proxy_admin user's key manages like the master key; an internal user's does not.
+    let (status, boss) = p.admin("/user/new", json!({"user_id": "boss", "user_role": "proxy_admin"})).await;
+    assert_eq!(status, 200, "{boss}");
+    let boss_key = boss["key"].as_str().expect("key").to_owned();
+    let r = p
+        .client
+        .post(format!("{}/key/generate", p.base))
+        .bearer_auth(&boss_key)
+        .json(&json!({"key_alias": "made-by-boss"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200, "an admin key may generate keys");
+    let r = p.client.get(format!("{}/user/info?user_id=bob", p.base)).bearer_auth(&boss_key).send().await.expect("request");
+    assert_eq!(r.status(), 200);
+
     // Users: /user/new makes a key; a user's budget covers all their keys.
     let (status, u) = p.admin("/user/new", json!({"user_id": "dee", "max_budget": 0.5, "user_role": "internal_user"})).await;
     assert_eq!(status, 200, "{u}");

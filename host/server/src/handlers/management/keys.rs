@@ -18,7 +18,7 @@ use tianji_store::{Filter, KeyRecord, TeamRecord, hash_key, token_of};
 use super::users::ensure_user;
 use super::{access, non_negative, page_bounds, parse_span, store_error};
 use crate::access::broadcast::Kind;
-use crate::auth::{Admin, Caller, abbreviate};
+use crate::auth::{Admin, Caller, abbreviate, has_admin_rights};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -314,7 +314,7 @@ pub async fn info(State(state): State<AppState>, caller: Caller, Query(q): Query
         (None, Some(own)) => own.hash.clone(),
         (None, None) => return Err(GatewayError::bad_request("key is required: /key/info?key=sk-...", Some("key")).into()),
     };
-    if !caller.is_admin && caller.key.as_ref().map(|k| &k.hash) != Some(&token) {
+    if !has_admin_rights(&state, &caller).await && caller.key.as_ref().map(|k| &k.hash) != Some(&token) {
         return Err(GatewayError::new(
             tianji_core::ErrorKind::PermissionDenied,
             "You are not allowed to access this key's info. Your key is not the key you are requesting info for.",

@@ -14,7 +14,7 @@ use tianji_store::{Filter, KeyRecord, TeamRecord, UserRecord};
 use super::keys::{blank_record, delete_where, new_key};
 use super::{access, non_negative, parse_span, store_error};
 use crate::access::broadcast::Kind;
-use crate::auth::{Admin, Caller};
+use crate::auth::{Admin, Caller, has_admin_rights};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -204,7 +204,7 @@ pub async fn info(State(state): State<AppState>, caller: Caller, Query(q): Query
         (None, Some(o)) => o.clone(),
         (None, None) => return Err(GatewayError::bad_request("user_id is required", Some("user_id")).into()),
     };
-    if !caller.is_admin && own.as_deref() != Some(user_id.as_str()) {
+    if !has_admin_rights(&state, &caller).await && own.as_deref() != Some(user_id.as_str()) {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,
             format!("User={} is not allowed to view user_id={user_id}: a key may only read its own user.", own.unwrap_or_default()),
