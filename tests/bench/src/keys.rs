@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::load::{Plan, Stats, run_load};
-use crate::procs::{self, Child, free_port};
+use crate::procs;
 
 /// One measured configuration.
 pub struct KeyRow {
@@ -102,12 +102,7 @@ pub async fn run(
             "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/bench\n      api_base: http://127.0.0.1:{upstream_port}/v1\n      api_key: sk-bench\n    model_info: {{input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}}\ngeneral_settings:\n  master_key: sk-bench-master\n  proxy_batch_write_at: 1\n{db}"
         ),
     )?;
-    let port = free_port()?;
-    let child = Child::spawn(
-        bin_dir.join("tianji"),
-        &["--config", &config.to_string_lossy(), "--host", "127.0.0.1", "--port", &port.to_string()],
-        &[("RUST_LOG", "warn")],
-    )?;
+    let (child, port) = crate::start_tianji(bin_dir, &config)?;
     procs::wait_http(port, "/health/liveliness", Duration::from_secs(20)).await?;
     let generate = r#"{"models": ["bench"], "max_budget": 1000000, "rpm_limit": 100000000, "key_alias": "bench"}"#;
     let (status, body) =
