@@ -89,6 +89,11 @@ const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-re
 const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
 const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
 const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+// LiteLLM's per-descriptor names for the key's own limits.
+const KEY_LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-api_key-limit-requests");
+const KEY_REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-api_key-remaining-requests");
+const KEY_LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-api_key-limit-tokens");
+const KEY_REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-api_key-remaining-tokens");
 
 /// `x-litellm-key-spend` and, when the key has limits, `x-ratelimit-*`
 /// (these replace any relayed from the upstream: the key's are the ones the
@@ -101,10 +106,14 @@ pub fn add_key_headers(h: &mut HeaderMap, key_spend: Option<f64>, remaining: &cr
     if let Some((limit, left)) = remaining.requests {
         h.insert(LIMIT_REQUESTS, HeaderValue::from(limit));
         h.insert(REMAINING_REQUESTS, HeaderValue::from(left));
+        h.insert(KEY_LIMIT_REQUESTS, HeaderValue::from(limit));
+        h.insert(KEY_REMAINING_REQUESTS, HeaderValue::from(left));
     }
     if let Some((limit, left)) = remaining.tokens {
         h.insert(LIMIT_TOKENS, HeaderValue::from(limit));
         h.insert(REMAINING_TOKENS, HeaderValue::from(left));
+        h.insert(KEY_LIMIT_TOKENS, HeaderValue::from(limit));
+        h.insert(KEY_REMAINING_TOKENS, HeaderValue::from(left));
     }
 }
 

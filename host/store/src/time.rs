@@ -16,9 +16,43 @@ pub fn from_system(t: std::time::SystemTime) -> Timestamp {
     DateTime::<Utc>::from(t).trunc_subsecs(6)
 }
 
-/// When a budget window that ends now should end next: `span` from now.
+/// When a budget window starting `now` ends, aligned as LiteLLM aligns it
+/// (UTC, resets at midnight): `Ns`/`Nm`/`Nh` at the next multiple of N
+/// within the day, else at midnight (`30m` at 11:11 ends 11:30); `1d` at the next midnight;
+/// `7d` (`1w`) at the next Monday's midnight; `30d` and `1mo` on the 1st of
+/// next month; other `Nd` (and `Nw`) N days after today's midnight; other
+/// month counts N months after the 1st of this month.
 pub fn next_reset(now: &Timestamp, span: Span) -> Timestamp {
-    add(now, span)
+    use chrono::{Datelike, Duration, NaiveTime, Timelike};
+    let midnight = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+    let first_of_month = |months: u32| {
+        let first = now.date_naive().with_day(1).unwrap_or(now.date_naive()).and_time(NaiveTime::MIN).and_utc();
+        first.checked_add_months(Months::new(months)).unwrap_or(first)
+    };
+    match span {
+        Span::Months(m) => first_of_month(m.max(1)),
+        Span::Seconds(s) if s == 30 * 86_400 => first_of_month(1),
+        Span::Seconds(s) if s == 7 * 86_400 => {
+            let days_to_monday = 7 - i64::from(now.weekday().num_days_from_monday());
+            midnight + Duration::days(days_to_monday)
+        }
+        Span::Seconds(s) if s % 86_400 == 0 => midnight + Duration::days(s / 86_400),
+        Span::Seconds(s) => {
+            // A multiple of the unit within the day: seconds, minutes or hours.
+            let unit = if s % 3600 == 0 {
+                3600
+            } else if s % 60 == 0 {
+                60
+            } else {
+                1
+            };
+            let n = s / unit;
+            let into_day = i64::from(now.num_seconds_from_midnight()) / unit;
+            let next = (into_day / n + 1) * n * unit;
+            // Past the end of the day: the next midnight.
+            midnight + Duration::seconds(next.min(86_400))
+        }
+    }
 }
 
 /// The stored form: RFC 3339 UTC with microseconds, fixed width, so
@@ -92,6 +126,18 @@ mod tests {
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("0d").is_err());
+        let at = |s: &str| from_db(s).expect("parses");
+        // LiteLLM's aligned windows.
+        let now = at("2026-11-18T11:11:07Z"); // a Wednesday
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(1800))), "2026-11-18T11:30:00.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(3600))), "2026-11-18T12:00:00.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(30))), "2026-11-18T11:11:30.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(86_400))), "2026-11-19T00:00:00.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(7 * 86_400))), "2026-11-23T00:00:00.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(30 * 86_400))), "2026-12-01T00:00:00.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Months(1))), "2026-12-01T00:00:00.000000Z");
+        assert_eq!(to_db(&next_reset(&now, Span::Seconds(10 * 86_400))), "2026-11-28T00:00:00.000000Z");
+        assert!(next_reset(&now, Span::Seconds(2)) > now);
         let t = from_db("2026-01-31T00:00:00Z").expect("parses");
         assert_eq!(to_db(&add(&t, Span::Months(1))), "2026-02-28T00:00:00.000000Z");
         assert_eq!(day(&t), "2026-01-31");

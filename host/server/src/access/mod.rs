@@ -157,21 +157,20 @@ fn budget_exceeded(what: &str, spend: f64, max: f64) -> GatewayError {
 
 fn rate_limited(r: &Refusal) -> GatewayError {
     let what = match r.limit {
-        Limit::Requests => "requests per minute (rpm_limit)",
-        Limit::Tokens => "tokens per minute (tpm_limit)",
-        Limit::Parallel => "requests in parallel (max_parallel_requests)",
+        Limit::Requests => "requests",
+        Limit::Tokens => "tokens",
+        Limit::Parallel => "max_parallel_requests",
     };
-    // A key's hash is not shown; other scopes are named.
-    let id = if matches!(r.kind, "api_key" | "model_per_key") { String::new() } else { format!(" {}", r.id) };
+    let resets = (chrono::Utc::now() + chrono::Duration::from_std(r.retry_after).unwrap_or_default()).format("%Y-%m-%d %H:%M:%S UTC");
+    // LiteLLM's wording, which clients parse.
     GatewayError::new(
         ErrorKind::RateLimited,
         format!(
-            "Rate limit exceeded for {}{id}: {what} limit of {} reached. Retry after {} seconds.",
-            r.kind,
-            r.value,
-            r.retry_after.as_secs().max(1)
+            "Rate limit exceeded for {}: {}. Limit type: {what}. Current limit: {}, Remaining: 0. Limit resets at: {resets}",
+            r.kind, r.id, r.value
         ),
     )
+    .with_type("throttling_error")
     .with_retry_after(Some(r.retry_after))
     .with_code("429")
 }

@@ -373,7 +373,8 @@ pub async fn update(State(state): State<AppState>, Admin(_): Admin, JsonBody(req
     Ok(Json(key_json(&record, &key)))
 }
 
-/// `POST /key/delete`: by key or alias; every one must exist, or nothing is deleted.
+/// `POST /key/delete`: by key or alias. As in LiteLLM, keys that do not
+/// exist are skipped; a 404 only when none of them exists.
 pub async fn delete(
     State(state): State<AppState>,
     Admin(_): Admin,
@@ -383,28 +384,22 @@ pub async fn delete(
     if req.keys.is_empty() && req.key_aliases.is_empty() {
         return Err(GatewayError::bad_request("keys or key_aliases is required", Some("keys")).into());
     }
-    let mut tokens = Vec::new();
-    for k in &req.keys {
-        tokens.push(load(&state, k).await?.token);
-    }
+    let mut tokens: Vec<String> = req.keys.iter().map(|k| token_of(k)).collect();
     for alias in &req.key_aliases {
         let found =
             a.store.list::<KeyRecord>(&Filter { alias: Some(alias.clone()), ..Default::default() }, 0, 1).await.map_err(store_error)?;
-        match found.items.into_iter().next() {
-            Some(k) => tokens.push(k.token),
-            None => {
-                return Err(GatewayError::new(tianji_core::ErrorKind::NotFound, format!("Key alias not found: {alias}"))
-                    .with_param("key_aliases")
-                    .into());
-            }
-        }
+        tokens.extend(found.items.into_iter().map(|k| k.token));
     }
     let deleted = a.store.delete::<KeyRecord>(&tokens).await.map_err(store_error)?;
-    for t in &tokens {
+    if deleted.is_empty() {
+        return Err(GatewayError::new(tianji_core::ErrorKind::NotFound, "No keys found: none of the keys or aliases given exists")
+            .with_param("keys")
+            .into());
+    }
+    for t in &deleted {
         a.changed(Kind::Key, t);
     }
     let shown: Vec<&String> = req.keys.iter().chain(&req.key_aliases).collect();
-    tracing::info!(count = deleted.len(), "keys deleted");
     Ok(Json(json!({"deleted_keys": shown})))
 }
 
