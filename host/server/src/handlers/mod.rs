@@ -80,9 +80,11 @@ where
         },
         None => None,
     };
-    let model = ticket.as_ref().and_then(|t| t.routed_model.as_deref()).unwrap_or(model).to_owned();
+    // A copy only when a key alias renamed the model (the ticket moves on below).
+    let aliased = ticket.as_ref().and_then(|t| t.routed_model.clone());
+    let model = aliased.as_deref().unwrap_or(model);
     let span = tracing::info_span!("request", call_id = %call_id, route);
-    let result = router.execute(&model, &extracted.controls, call_id, op).instrument(span).await;
+    let result = router.execute(model, &extracted.controls, call_id, op).instrument(span).await;
     let (response, meta) = match result {
         Ok(routed) => on_ok(routed, ticket).await,
         Err(failure) => {
