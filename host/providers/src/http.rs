@@ -366,3 +366,132 @@ fn decode_event<T: HasUsage + Serialize + DeserializeOwned>(provider: &str, data
 pub fn json_body<T: serde::Serialize>(value: &T) -> Result<Bytes, GatewayError> {
     serde_json::to_vec(value).map(Bytes::from).map_err(|e| GatewayError::internal(format!("cannot encode request: {e}")))
 }
+
+/// Turns one upstream's stream frames (SSE events, AWS event-stream
+/// messages) into items for the client, keeping whatever state the
+/// provider's protocol needs between frames.
+pub trait StreamTranslator<F>: Send + 'static {
+    /// What the client receives (chat chunks).
+    type Item: Send + 'static;
+
+    /// Handles one frame, queuing what it produces on `out`; returns `true`
+    /// on the provider's final frame.
+    fn frame(&mut self, frame: F, out: &mut std::collections::VecDeque<Self::Item>) -> Result<bool, GatewayError>;
+
+    /// The upstream closed the stream without a final frame: an error if
+    /// the provider always sends one (the stream was cut).
+    fn closed(&mut self, out: &mut std::collections::VecDeque<Self::Item>) -> Result<(), GatewayError>;
+}
+
+/// The error for a provider answer that is not what its API documents
+/// (truncated JSON, an unknown event, a frame cut short): a 502 naming the provider.
+pub fn malformed(provider: &str, what: impl std::fmt::Display) -> GatewayError {
+    GatewayError::new(ErrorKind::UpstreamServer, format!("{provider} sent a malformed response: {what}"))
+        .with_status(StatusCode::BAD_GATEWAY)
+        .with_provider(provider)
+}
+
+/// Decodes a provider's JSON body as `T`, or a 502 naming the provider.
+pub fn decode_json<T: DeserializeOwned>(provider: &str, bytes: &[u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(bytes).map_err(|e| malformed(provider, e))
+}
+
+/// Runs `frames` through `translator`: each frame may produce several items;
+/// a frame error, a gap longer than `idle_timeout`, a translation error or a
+/// stream cut before the final frame ends the stream with one error.
+pub fn translate_stream<F, E, S, T>(
+    provider: &str,
+    frames: S,
+    idle_timeout: Duration,
+    translator: T,
+) -> impl Stream<Item = Result<T::Item, GatewayError>> + Send + 'static
+where
+    F: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+    S: Stream<Item = Result<F, E>> + Send + Unpin + 'static,
+    T: StreamTranslator<F>,
+{
+    struct State<S, T: StreamTranslator<F>, F> {
+        frames: S,
+        translator: T,
+        queue: std::collections::VecDeque<T::Item>,
+        provider: String,
+        finished: bool,
+        _frame: std::marker::PhantomData<fn(F)>,
+    }
+    let state = State {
+        frames,
+        translator,
+        queue: std::collections::VecDeque::new(),
+        provider: provider.to_owned(),
+        finished: false,
+        _frame: std::marker::PhantomData,
+    };
+    futures::stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(item) = st.queue.pop_front() {
+                return Some((Ok(item), st));
+            }
+            if st.finished {
+                return None;
+            }
+            let next = match tokio::time::timeout(idle_timeout, st.frames.next()).await {
+                Err(_) => {
+                    st.finished = true;
+                    let e = GatewayError::new(
+                        ErrorKind::Timeout,
+                        format!("{} stream stalled: no event within {:.3}s", st.provider, idle_timeout.as_secs_f64()),
+                    )
+                    .with_provider(&st.provider);
+                    return Some((Err(e), st));
+                }
+                Ok(n) => n,
+            };
+            let result = match next {
+                None => {
+                    st.finished = true;
+                    st.translator.closed(&mut st.queue)
+                }
+                Some(Err(e)) => {
+                    st.finished = true;
+                    Err(GatewayError::new(ErrorKind::UpstreamConnection, format!("{} stream interrupted: {e}", st.provider))
+                        .with_provider(&st.provider))
+                }
+                Some(Ok(frame)) => match st.translator.frame(frame, &mut st.queue) {
+                    Ok(true) => {
+                        st.finished = true;
+                        // Read the body to its end (briefly) so the connection goes back to the pool.
+                        let drain = async { while st.frames.next().await.is_some() {} };
+                        let _ = tokio::time::timeout(DRAIN_AFTER_DONE, drain).await;
+                        Ok(())
+                    }
+                    Ok(false) => Ok(()),
+                    Err(e) => {
+                        st.finished = true;
+                        Err(e)
+                    }
+                },
+            };
+            if let Err(e) = result {
+                // A frame that fails produces nothing but the error.
+                st.queue.clear();
+                return Some((Err(e), st));
+            }
+        }
+    })
+}
+
+/// The SSE events of a streaming response body.
+pub fn sse_events(resp: Response<Incoming>) -> impl Stream<Item = Result<eventsource_stream::Event, String>> + Send + Unpin + 'static {
+    BodyDataStream::new(resp.into_body()).eventsource().map(|r| r.map_err(|e| e.to_string()))
+}
+
+/// Adds a deployment's `extra_headers` to the headers sent upstream.
+pub fn add_extra_headers(headers: &mut HeaderMap, extra: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    for (k, v) in extra {
+        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("extra_headers.{k} is not a valid header name"))?;
+        let value = HeaderValue::from_str(v).map_err(|_| format!("extra_headers.{k} is not a valid header value"))?;
+        headers.insert(name, value);
+    }
+    Ok(())
+}

@@ -3,7 +3,9 @@
 //! to the adapter that serves it.
 #![deny(missing_docs)]
 
+pub mod anthropic;
 pub mod azure;
+pub mod defaults;
 pub mod http;
 pub mod mock;
 pub mod not_yet_supported;

@@ -167,11 +167,7 @@ impl OpenAiCompatible {
             let v = HeaderValue::from_str(org).map_err(|_| "organization is not a valid header value".to_owned())?;
             headers.insert(HeaderName::from_static("openai-organization"), v);
         }
-        for (k, v) in &spec.params.extra_headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("extra_headers.{k} is not a valid header name"))?;
-            let value = HeaderValue::from_str(v).map_err(|_| format!("extra_headers.{k} is not a valid header value"))?;
-            headers.insert(name, value);
-        }
+        crate::http::add_extra_headers(&mut headers, &spec.params.extra_headers)?;
         // URLs are parsed once here, not on every request.
         let url = |op: &str| {
             let text = match &url_style {
@@ -203,21 +199,7 @@ impl OpenAiCompatible {
 
     /// Applies per-deployment defaults under the request's own values.
     fn apply_defaults(&self, req: &mut ChatRequest) {
-        for (k, v) in &self.default_params {
-            match k.as_str() {
-                "temperature" if req.temperature.is_none() => req.temperature = v.as_f64(),
-                "top_p" if req.top_p.is_none() => req.top_p = v.as_f64(),
-                "max_tokens" if req.max_tokens.is_none() => req.max_tokens = v.as_u64(),
-                "max_completion_tokens" if req.max_completion_tokens.is_none() => req.max_completion_tokens = v.as_u64(),
-                "n" if req.n.is_none() => req.n = v.as_u64().map(|n| n as u32),
-                "stop" if req.stop.is_none() => req.stop = Some(v.clone()),
-                "tool_choice" if req.tool_choice.is_none() => req.tool_choice = Some(v.clone()),
-                "temperature" | "top_p" | "max_tokens" | "max_completion_tokens" | "n" | "stop" | "tool_choice" => {}
-                _ => {
-                    req.extra.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-        }
+        crate::defaults::apply(&self.default_params, req);
     }
 
     fn apply_defaults_map(&self, extra: &mut Map<String, Value>) {

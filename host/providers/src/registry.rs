@@ -78,6 +78,7 @@ impl ProviderRegistry {
         let mut r = Self::empty();
         r.register(Box::new(crate::openai::OpenAiFamilyFactory));
         r.register(Box::new(crate::azure::AzureFactory));
+        r.register(Box::new(crate::anthropic::AnthropicFactory));
         r.register(Box::new(crate::text_completion_openai::TextCompletionOpenAiFactory));
         r.register(Box::new(crate::not_yet_supported::NotYetSupportedFactory));
         r
@@ -175,7 +176,8 @@ mod tests {
         assert!(r.resolve("nosuch/model", None).unwrap_err().contains("unknown provider 'nosuch'"));
         assert!(r.resolve("mystery-model", None).unwrap_err().contains("cannot tell the provider"));
         assert_eq!(r.resolve("anthropic/claude-3-5-haiku-20241022", None), Ok(("anthropic".into(), "claude-3-5-haiku-20241022".into())));
-        assert!(!r.is_implemented("anthropic"));
+        assert!(r.is_implemented("anthropic"));
+        assert!(!r.is_implemented("sagemaker"));
         assert!(r.is_implemented("openai"));
     }
 }

@@ -4,7 +4,7 @@ use axum::Router;
 use axum::routing::{delete, get, patch, post};
 
 use crate::handlers::management::{budgets, customers, deployments, keys, organizations, spend, teams, users};
-use crate::handlers::{chat, completions, embeddings, health, images, method_not_allowed, models, moderations, not_found};
+use crate::handlers::{chat, completions, embeddings, health, images, messages, method_not_allowed, models, moderations, not_found};
 use crate::plugins;
 use crate::state::AppState;
 
@@ -15,6 +15,7 @@ pub fn app(state: AppState) -> Router {
         .route("/chat/completions", post(chat::chat_completions))
         .route("/openai/deployments/{model}/chat/completions", post(chat::chat_completions_for))
         .route("/engines/{model}/chat/completions", post(chat::chat_completions_for))
+        .route("/v1/messages", post(messages::messages))
         .route("/v1/completions", post(completions::completions))
         .route("/completions", post(completions::completions))
         .route("/openai/deployments/{model}/completions", post(completions::completions_for))

@@ -7,51 +7,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tianji_core::config::Env;
-use tianji_mock_upstream::{MockOptions, MockServer};
+use tianji_mock_upstream::MockOptions;
 
-struct Harness {
-    base: String,
-    mock: MockServer,
-    client: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Harness {
-    async fn start(config: impl Fn(&str, &str) -> String) -> Harness {
-        Self::start_with(MockOptions::default(), config).await
-    }
-
-    async fn start_with(opts: MockOptions, config: impl Fn(&str, &str) -> String) -> Harness {
-        let mock = tianji_mock_upstream::spawn(opts).await.expect("mock upstream");
-        let yaml = config(&mock.base_url(), &mock.root_url());
-        let loaded = tianji_server::load_str(&yaml, Env::isolated([])).unwrap_or_else(|e| panic!("config: {e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(tianji_server::serve(
-            listener,
-            loaded.state,
-            async move {
-                let _ = rx.await;
-            },
-            Duration::from_secs(5),
-        ));
-        Harness { base, mock, client: reqwest::Client::new(), stop: Some(tx), server }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client.post(format!("{}{path}", self.base)).bearer_auth("sk-test").json(&body).send().await.expect("request")
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).bearer_auth("sk-test").send().await.expect("request")
-    }
-
-    fn upstream(&self) -> Value {
-        self.mock.last_request().expect("upstream saw a request")
-    }
-}
+mod common;
+use common::Harness;
 
 fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
@@ -434,9 +393,9 @@ async fn check_config_reports_every_problem() {
 
 #[tokio::test]
 async fn providers_not_supported_yet_start_and_answer_501() {
-    let yaml = "model_list:\n  - model_name: claude\n    litellm_params: {model: anthropic/claude-3-5-haiku-20241022, api_key: x}\n  - model_name: \"anthropic/*\"\n    litellm_params: {model: \"anthropic/*\"}\n  - model_name: ok\n    litellm_params: {model: openai/gpt-4o, mock_response: fine}\n";
+    let yaml = "model_list:\n  - model_name: claude\n    litellm_params: {model: sagemaker/my-endpoint, api_key: x}\n  - model_name: \"anthropic/*\"\n    litellm_params: {model: \"anthropic/*\"}\n  - model_name: ok\n    litellm_params: {model: openai/gpt-4o, mock_response: fine}\n";
     let loaded = tianji_server::load_str(yaml, Env::isolated([])).expect("a config with a provider that is not supported yet still starts");
-    assert!(loaded.ignored.iter().any(|i| i.contains("provider 'anthropic' is not supported yet")), "{:?}", loaded.ignored);
+    assert!(loaded.ignored.iter().any(|i| i.contains("provider 'sagemaker' is not supported yet")), "{:?}", loaded.ignored);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(tianji_server::serve(listener, loaded.state, std::future::pending(), Duration::from_secs(1)));

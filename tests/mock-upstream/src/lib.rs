@@ -39,6 +39,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+mod anthropic;
+
 type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Default behaviour of a mock server.
@@ -150,18 +152,36 @@ fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     r
 }
 
-fn error_response(status: u16, message: &str, code: Option<&str>) -> Response<Body> {
-    let ty = match status {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        429 => "rate_limit_error",
-        _ => "server_error",
+/// Which provider API a request speaks, from its path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Api {
+    OpenAi,
+    Anthropic,
+}
+
+impl Api {
+    fn of(path: &str) -> Self {
+        if path.ends_with("/v1/messages") { Api::Anthropic } else { Api::OpenAi }
+    }
+}
+
+fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> Response<Body> {
+    let body = match api {
+        Api::OpenAi => {
+            let ty = match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                _ => "server_error",
+            };
+            json!({"error": {"message": message, "type": ty, "param": null, "code": code}})
+        }
+        Api::Anthropic => anthropic::error_body(status, message),
     };
-    let body = json!({"error": {"message": message, "type": ty, "param": null, "code": code}});
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string());
-    if status == 429 || status == 503 {
+    if status == 429 || status == 503 || status == 529 {
         r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     }
     r
@@ -207,12 +227,20 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
 
     let opts = &shared.opts;
+    let api = Api::of(&path);
     if let Some(key) = &opts.require_key {
-        let bearer = header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer "));
-        let api_key = header_str(&req, "api-key");
-        if bearer != Some(key.as_str()) && api_key != Some(key.as_str()) {
-            return error_response(401, "Incorrect API key provided", Some("invalid_api_key"));
+        let presented = match api {
+            Api::OpenAi => {
+                header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).or_else(|| header_str(&req, "api-key"))
+            }
+            Api::Anthropic => header_str(&req, "x-api-key"),
+        };
+        if presented != Some(key.as_str()) {
+            return error_response(api, 401, "Incorrect API key provided", Some("invalid_api_key"));
         }
+    }
+    if api == Api::Anthropic && header_str(&req, "anthropic-version").is_none() {
+        return error_response(api, 400, "anthropic-version: header is required", None);
     }
     let latency = header_str(&req, "x-mock-latency-ms").and_then(|v| v.parse().ok()).map(Duration::from_millis);
     let forced_error: Option<u16> = header_str(&req, "x-mock-error").and_then(|v| v.parse().ok());
@@ -224,14 +252,14 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
 
     let body_bytes = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return error_response(400, "could not read body", None),
+        Err(_) => return error_response(api, 400, "could not read body", None),
     };
     let body: Value = if body_bytes.is_empty() {
         Value::Null
     } else {
         match serde_json::from_slice(&body_bytes) {
             Ok(v) => v,
-            Err(e) => return error_response(400, &format!("invalid JSON body: {e}"), None),
+            Err(e) => return error_response(api, 400, &format!("invalid JSON body: {e}"), None),
         }
     };
     if let Ok(mut last) = shared.stats.last_request.lock() {
@@ -247,20 +275,20 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     let error = forced_error.or_else(|| {
-        ["429", "400", "401", "403", "404", "500", "503"]
+        ["429", "400", "401", "403", "404", "500", "503", "529"]
             .iter()
             .find(|c| model.contains(&format!("error-{c}")))
             .and_then(|c| c.parse().ok())
     });
     if let Some(status) = error {
-        return error_response(status, &format!("mock error {status} for model {model}"), None);
+        return error_response(api, status, &format!("mock error {status} for model {model}"), None);
     }
     if model.contains("error-context") {
-        return error_response(
-            400,
-            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
-            Some("context_length_exceeded"),
-        );
+        let message = match api {
+            Api::OpenAi => "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+            Api::Anthropic => "prompt is too long: 9000 tokens > 8192 maximum",
+        };
+        return error_response(api, 400, message, Some("context_length_exceeded"));
     }
     if let Some(n) = magic_number(&model, "flaky-") {
         let seen = shared.stats.flaky.lock().map(|mut f| {
@@ -269,16 +297,23 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             *c
         });
         if seen.unwrap_or(0) <= n {
-            return error_response(500, "mock flaky failure", None);
+            return error_response(api, 500, "mock flaky failure", None);
         }
     }
     if opts.error_rate > 0.0 && fastrand::f64() < opts.error_rate {
-        return error_response(500, "mock injected failure", None);
+        return error_response(api, 500, "mock injected failure", None);
+    }
+    if model.contains("malformed-json") {
+        return full(StatusCode::OK, "{\"id\": \"truncated\", \"content\": [");
     }
 
     let (chunks, interval) = if model.contains("slow-stream") { (100, Duration::from_millis(20)) } else { (chunks, interval) };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let route = path.trim_end_matches('/');
+    let call = Call { body: &body, model: &model, stream, chunks, interval, stats: shared.stats.clone() };
+    if api == Api::Anthropic {
+        return anthropic::messages(&call);
+    }
     match (&method, route) {
         (&Method::GET, "/v1/models" | "/models") => full(StatusCode::OK, models_body()),
         (&Method::POST, p) if p.ends_with("/chat/completions") => {
@@ -303,8 +338,18 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         (&Method::POST, p) if p.ends_with("/embeddings") => full(StatusCode::OK, embeddings_body(&body, &model).to_string()),
         (&Method::POST, p) if p.ends_with("/moderations") => full(StatusCode::OK, moderation_body(&body).to_string()),
         (&Method::POST, p) if p.ends_with("/images/generations") => full(StatusCode::OK, image_body(&body).to_string()),
-        _ => error_response(404, &format!("mock upstream has no route {method} {path}"), None),
+        _ => error_response(api, 404, &format!("mock upstream has no route {method} {path}"), None),
     }
+}
+
+/// What a provider-format handler needs of a request.
+struct Call<'a> {
+    body: &'a Value,
+    model: &'a str,
+    stream: bool,
+    chunks: usize,
+    interval: Duration,
+    stats: Arc<MockStats>,
 }
 
 fn last_user_text(body: &Value) -> String {

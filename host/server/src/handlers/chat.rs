@@ -32,7 +32,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ChatRequest>,
 ) -> Response {
-    handle(state, caller, headers, req).await
+    serve(state, caller, headers, req).await
 }
 
 /// `POST /openai/deployments/{model}/chat/completions` (Azure-style clients).
@@ -45,10 +45,11 @@ pub async fn chat_completions_for(
 ) -> Response {
     // As in LiteLLM, the deployment in the path names the model.
     req.model = model;
-    handle(state, caller, headers, req).await
+    serve(state, caller, headers, req).await
 }
 
-async fn handle(state: AppState, caller: Caller, headers: HeaderMap, mut req: ChatRequest) -> Response {
+/// Serves a chat completion (also for `/v1/messages`, which translates around it).
+pub(crate) async fn serve(state: AppState, caller: Caller, headers: HeaderMap, mut req: ChatRequest) -> Response {
     let started = Instant::now();
     if let Err(e) = state.plugins.prompts.apply(&mut req).await {
         return ApiError::from(e).into_response();
@@ -231,11 +232,20 @@ fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequ
         drop_param(&mut r, p);
     }
     if let Some(supported) = a.provider.supported_params() {
-        let unsupported: Vec<String> = r.extra.keys().filter(|k| !supported.contains(&k.as_str())).cloned().collect();
+        // Typed fields a provider may lack, when set (n=1 is every provider's default).
+        let typed = [("n", r.n.is_some_and(|n| n > 1)), ("tools", r.tools.is_some()), ("tool_choice", r.tool_choice.is_some())];
+        let unsupported: Vec<String> = typed
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| *name)
+            .chain(r.extra.keys().map(String::as_str))
+            .filter(|k| !supported.contains(k))
+            .map(str::to_owned)
+            .collect();
         if !unsupported.is_empty() {
             if drop_params || a.deployment.params.drop_params.unwrap_or(false) {
                 for k in &unsupported {
-                    r.extra.remove(k);
+                    drop_param(&mut r, k);
                 }
             } else {
                 return Err(GatewayError::bad_request(

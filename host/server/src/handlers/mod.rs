@@ -9,6 +9,7 @@ pub mod embeddings;
 pub mod health;
 pub mod images;
 pub mod management;
+pub mod messages;
 pub mod models;
 pub mod moderations;
 

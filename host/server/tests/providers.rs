@@ -1,0 +1,294 @@
+//! Translating provider adapters end to end: the proxy in-process, a client
+//! speaking OpenAI's format, the mock upstream speaking each provider's
+//! documented format (and checking its auth and request shape).
+
+use serde_json::{Value, json};
+use tianji_mock_upstream::MockOptions;
+
+mod common;
+use common::Harness;
+
+fn anthropic_config(root: &str) -> String {
+    let models =
+        ["claude", "tools", "error-429", "error-401", "error-529", "error-context", "malformed-json", "unknown-event", "cut-stream"];
+    let mut yaml = String::from("model_list:\n");
+    for m in models {
+        yaml.push_str(&format!(
+            "  - model_name: {m}\n    litellm_params: {{model: anthropic/claude-{m}, api_base: \"{root}\", api_key: sk-ant-test, num_retries: 0}}\n"
+        ));
+    }
+    yaml.push_str("  - model_name: claude-dropping\n    litellm_params: {model: anthropic/claude-x, api_base: \"");
+    yaml.push_str(root);
+    yaml.push_str("\", api_key: sk-ant-test, drop_params: true}\nrouter_settings: {num_retries: 0}\n");
+    yaml
+}
+
+async fn anthropic() -> Harness {
+    let opts = MockOptions { require_key: Some("sk-ant-test".to_owned()), ..Default::default() };
+    Harness::start_with(opts, |_, root| anthropic_config(root)).await
+}
+
+fn sse_data(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("event {d}: {e}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn anthropic_chat_translates_both_ways() {
+    let h = anthropic().await;
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "claude", "user": "u-1", "temperature": 0.2, "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": [{"type": "text", "text": "hello there", "cache_control": {"type": "ephemeral"}},
+                                             {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}
+            ]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-litellm-model-api-base"], h.mock.root_url().as_str());
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hello there");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["usage"]["prompt_tokens"].as_u64().is_some_and(|n| n > 0));
+    let up = h.upstream();
+    assert_eq!(up["path"], "/v1/messages");
+    assert_eq!(up["headers"]["x-api-key"], "sk-ant-test");
+    assert_eq!(up["headers"]["anthropic-version"], "2023-06-01");
+    assert!(up["headers"].get("authorization").is_none(), "no bearer token goes to Anthropic");
+    let body = &up["body"];
+    assert_eq!(body["model"], "claude-claude");
+    assert_eq!(body["system"], json!([{"type": "text", "text": "be brief"}]));
+    assert_eq!(body["max_tokens"], 4096);
+    assert_eq!(body["temperature"], 0.2);
+    assert_eq!(body["metadata"], json!({"user_id": "u-1"}));
+    assert_eq!(body["messages"][0]["content"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(body["messages"][0]["content"][1]["source"]["media_type"], "image/png");
+}
+
+#[tokio::test]
+async fn anthropic_tool_calls_and_results() {
+    let h = anthropic().await;
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "tools", "tools": tools, "tool_choice": "auto", "messages": [{"role": "user", "content": "weather in Paris?"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let msg = &v["choices"][0]["message"];
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(msg["tool_calls"][0]["id"], "toolu_mock_1");
+    assert_eq!(msg["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        serde_json::from_str::<Value>(msg["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or("")).ok(),
+        Some(json!({"city": "Paris"}))
+    );
+    assert_eq!(h.upstream()["body"]["tools"][0]["input_schema"]["properties"]["city"]["type"], "string");
+    // The tool's answer goes back as a tool_result the mock checks against the tool_use id.
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "claude", "tools": tools, "messages": [
+                {"role": "user", "content": "weather in Paris?"},
+                msg.clone(),
+                {"role": "tool", "tool_call_id": "toolu_mock_1", "content": "sunny"}
+            ]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    let sent = h.upstream()["body"]["messages"].clone();
+    assert_eq!(sent[1]["content"][1]["type"], "tool_use");
+    assert_eq!(sent[2]["content"][0], json!({"type": "tool_result", "tool_use_id": "toolu_mock_1", "content": "sunny"}));
+}
+
+#[tokio::test]
+async fn anthropic_streams_text_and_tool_argument_deltas() {
+    let h = anthropic().await;
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "tools", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "weather?"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.expect("body");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let chunks = sse_data(&text);
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let content: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, "Let me check.");
+    let args: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()).collect();
+    assert_eq!(serde_json::from_str::<Value>(&args).ok(), Some(json!({"city": "Paris"})));
+    assert!(chunks.iter().any(|c| c["choices"][0]["delta"]["tool_calls"][0]["id"] == "toolu_mock_1"));
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"));
+    let last = chunks.last().expect("usage chunk");
+    assert_eq!(last["usage"]["completion_tokens"], 10);
+    assert_eq!(h.upstream()["body"]["stream"], true);
+}
+
+#[tokio::test]
+async fn anthropic_errors_map_to_openai_classes() {
+    let h = anthropic().await;
+    for (model, status, class) in [
+        ("error-429", 429, "RateLimitError"),
+        ("error-401", 401, "AuthenticationError"),
+        ("error-context", 400, "ContextWindowExceededError"),
+        ("error-529", 529, "InternalServerError"),
+    ] {
+        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
+        assert_eq!(resp.status(), status, "{model}");
+        let v: Value = resp.json().await.expect("json");
+        let msg = v["error"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains(class) && msg.contains("AnthropicException"), "{model}: {msg}");
+    }
+    let resp = h.post("/v1/chat/completions", json!({"model": "malformed-json", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 502);
+    let v: Value = resp.json().await.expect("json");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("anthropic sent a malformed response")), "{v}");
+    for model in ["unknown-event", "cut-stream"] {
+        let resp =
+            h.post("/v1/chat/completions", json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
+        let events = sse_data(&resp.text().await.expect("body"));
+        let last = events.last().expect("events");
+        assert!(last["error"]["message"].as_str().is_some_and(|m| m.contains("anthropic sent a malformed response")), "{model}: {last}");
+    }
+}
+
+#[tokio::test]
+async fn anthropic_refuses_what_it_cannot_express_unless_dropping() {
+    let h = anthropic().await;
+    let body = |model: &str| json!({"model": model, "n": 2, "logit_bias": {"1": 1}, "messages": [{"role": "user", "content": "x"}]});
+    let resp = h.post("/v1/chat/completions", body("claude")).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["param"], "n", "{v}");
+    let resp = h.post("/v1/chat/completions", body("claude-dropping")).await;
+    assert_eq!(resp.status(), 200);
+    let sent = &h.upstream()["body"];
+    assert!(sent.get("logit_bias").is_none() && sent.get("n").is_none(), "{sent}");
+}
+
+async fn messages_harness() -> Harness {
+    let opts = MockOptions { require_key: Some("sk-ant-test".to_owned()), ..Default::default() };
+    Harness::start_with(opts, |base, root| {
+        format!(
+            "model_list:\n  - model_name: gpt\n    litellm_params: {{model: openai/gpt-4o, api_base: \"{base}\", api_key: sk-ant-test}}\n  - model_name: gpt-tools\n    litellm_params: {{model: openai/tools, api_base: \"{base}\", api_key: sk-ant-test}}\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-x, api_base: \"{root}\", api_key: sk-ant-test}}\n  - model_name: claude-tools\n    litellm_params: {{model: anthropic/tools, api_base: \"{root}\", api_key: sk-ant-test}}\n  - model_name: limited\n    litellm_params: {{model: openai/error-429, api_base: \"{base}\", api_key: sk-ant-test}}\nrouter_settings: {{num_retries: 0}}\n"
+        )
+    })
+    .await
+}
+
+fn named_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("").to_owned();
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+            (name, serde_json::from_str(data).unwrap_or_else(|err| panic!("{data}: {err}")))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_endpoint_serves_any_provider_in_anthropic_shape() {
+    let h = messages_harness().await;
+    for model in ["gpt", "claude"] {
+        let resp = h
+            .post(
+                "/v1/messages",
+                json!({"model": model, "max_tokens": 50, "system": "be brief", "messages": [{"role": "user", "content": "hello"}]}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(v["type"], "message", "{model}: {v}");
+        assert_eq!(v["role"], "assistant");
+        assert_eq!(v["content"][0], json!({"type": "text", "text": "mock answer to: hello"}), "{model}");
+        assert_eq!(v["stop_reason"], "end_turn");
+        assert!(v["usage"]["input_tokens"].as_u64().is_some_and(|n| n > 0), "{model}: {v}");
+        assert!(v["usage"]["output_tokens"].as_u64().is_some_and(|n| n > 0));
+    }
+    // Through the OpenAI deployment, the system prompt became a system message.
+    let resp = h
+        .post("/v1/messages", json!({"model": "gpt", "max_tokens": 5, "system": "sys", "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(h.upstream()["body"]["messages"][0], json!({"role": "system", "content": "sys"}));
+
+    for model in ["gpt-tools", "claude-tools"] {
+        let v: Value = h
+            .post(
+                "/v1/messages",
+                json!({"model": model, "max_tokens": 50, "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+                       "messages": [{"role": "user", "content": "weather?"}]}),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let tool = v["content"].as_array().and_then(|c| c.iter().find(|b| b["type"] == "tool_use")).cloned().unwrap_or_default();
+        assert_eq!(tool["name"], "get_weather", "{model}: {v}");
+        assert_eq!(tool["input"], json!({"city": "Paris"}));
+        assert_eq!(v["stop_reason"], "tool_use");
+    }
+}
+
+#[tokio::test]
+async fn messages_endpoint_streams_named_events() {
+    let h = messages_harness().await;
+    for model in ["gpt-tools", "claude-tools", "gpt"] {
+        let resp = h
+            .post(
+                "/v1/messages",
+                json!({"model": model, "max_tokens": 50, "stream": true, "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+                       "messages": [{"role": "user", "content": "weather?"}]}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let events = named_events(&resp.text().await.expect("body"));
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.first(), Some(&"message_start"), "{model}: {names:?}");
+        assert_eq!(&names[names.len() - 2..], ["message_delta", "message_stop"], "{model}: {names:?}");
+        for (name, data) in &events {
+            assert_eq!(data["type"], name.as_str(), "the event line names the data's type");
+        }
+        let delta = &events[events.len() - 2].1;
+        assert!(delta["usage"]["output_tokens"].as_u64().is_some_and(|n| n > 0), "{model}: {delta}");
+        if model == "gpt" {
+            let text: String = events.iter().filter_map(|(_, d)| d["delta"]["text"].as_str()).collect();
+            assert_eq!(text, "mock answer to: weather?");
+            assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+        } else {
+            let json: String = events.iter().filter_map(|(_, d)| d["delta"]["partial_json"].as_str()).collect();
+            assert_eq!(serde_json::from_str::<Value>(&json).ok(), Some(json!({"city": "Paris"})), "{model}");
+            assert_eq!(delta["delta"]["stop_reason"], "tool_use");
+            assert!(events.iter().any(|(n, d)| n == "content_block_start" && d["content_block"]["type"] == "tool_use"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn messages_endpoint_errors_in_anthropic_shape() {
+    let h = messages_harness().await;
+    let resp = h.post("/v1/messages", json!({"model": "limited", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 429);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+    let resp = h.post("/v1/messages", json!({"model": "gpt", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 400, "max_tokens is required, as Anthropic requires it");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("max_tokens")), "{v}");
+    let resp = h.post("/v1/messages", json!({"model": "gpt", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 400);
+    let resp = h.client.post(format!("{}/v1/messages", h.base)).json(&json!({"model": "gpt"})).send().await.expect("send");
+    assert_eq!(resp.status(), 400, "a body without messages");
+    assert_eq!(resp.json::<Value>().await.expect("json")["error"]["type"], "invalid_request_error");
+}
