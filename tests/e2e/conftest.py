@@ -97,6 +97,14 @@ model_list:
     litellm_params: {{model: openai/gpt-4o-slow-stream, api_base: "{base}", api_key: sk-upstream}}
   - model_name: mocked
     litellm_params: {{model: openai/gpt-4o, mock_response: "canned answer"}}
+  - model_name: claude
+    litellm_params: {{model: anthropic/claude-sonnet-4-5, api_base: "{upstream}", api_key: sk-ant-upstream}}
+  - model_name: claude-tools
+    litellm_params: {{model: anthropic/tools, api_base: "{upstream}", api_key: sk-ant-upstream}}
+  - model_name: claude-limited
+    litellm_params: {{model: anthropic/error-429, api_base: "{upstream}", api_key: sk-ant-upstream}}
+  - model_name: claude-small
+    litellm_params: {{model: anthropic/error-context, api_base: "{upstream}", api_key: sk-ant-upstream}}
 router_settings:
   num_retries: 2
   retry_after: 0

@@ -274,7 +274,10 @@ impl GatewayError {
                     || lower.contains("context length")
                     || lower.contains("context window")
                     || lower.contains("too many tokens")
-                    || lower.contains("prompt is too long") =>
+                    || lower.contains("prompt is too long")
+                    || lower.contains("exceeds the maximum number of tokens")
+                    || lower.contains("input is too long")
+                    || lower.contains("too many input tokens") =>
             {
                 ErrorKind::ContextWindowExceeded
             }

@@ -6,6 +6,7 @@
 pub mod anthropic;
 pub mod azure;
 pub mod defaults;
+pub mod gemini;
 pub mod http;
 pub mod mock;
 pub mod not_yet_supported;

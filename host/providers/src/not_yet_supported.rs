@@ -17,7 +17,6 @@ use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// LiteLLM provider names without an adapter here yet.
 pub const NAMES: &[&str] = &[
-    "gemini",
     "vertex_ai",
     "vertex_ai_beta",
     "bedrock",

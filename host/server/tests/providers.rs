@@ -292,3 +292,112 @@ async fn messages_endpoint_errors_in_anthropic_shape() {
     assert_eq!(resp.status(), 400, "a body without messages");
     assert_eq!(resp.json::<Value>().await.expect("json")["error"]["type"], "invalid_request_error");
 }
+
+async fn gemini() -> Harness {
+    let opts = MockOptions { require_key: Some("gm-test".to_owned()), ..Default::default() };
+    Harness::start_with(opts, |_, root| {
+        let mut yaml = String::from("model_list:\n");
+        for m in ["flash", "tools", "error-429", "error-context", "malformed-json", "cut-stream", "text-embedding-004"] {
+            yaml.push_str(&format!(
+                "  - model_name: {m}\n    litellm_params: {{model: gemini/gemini-{m}, api_base: \"{root}\", api_key: gm-test}}\n"
+            ));
+        }
+        yaml.push_str("router_settings: {num_retries: 0}\n");
+        yaml
+    })
+    .await
+}
+
+#[tokio::test]
+async fn gemini_chat_translates_both_ways() {
+    let h = gemini().await;
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "flash", "temperature": 0.1, "max_tokens": 20, "stop": ["\n"], "messages": [
+                {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello gemini"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hello gemini");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["usage"]["total_tokens"].as_u64().is_some_and(|n| n > 0));
+    let up = h.upstream();
+    assert_eq!(up["path"], "/v1beta/models/gemini-flash:generateContent");
+    assert_eq!(up["headers"]["x-goog-api-key"], "gm-test");
+    assert_eq!(up["body"]["systemInstruction"], json!({"parts": [{"text": "be brief"}]}));
+    assert_eq!(up["body"]["generationConfig"], json!({"temperature": 0.1, "maxOutputTokens": 20, "stopSequences": ["\n"]}));
+
+    // A tool call, and its result sent back as a functionResponse the mock checks.
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "tools", "tools": tools, "messages": [{"role": "user", "content": "weather?"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    let msg = v["choices"][0]["message"].clone();
+    assert_eq!(msg["tool_calls"][0]["function"]["name"], "get_weather");
+    let id = msg["tool_calls"][0]["id"].as_str().unwrap_or("").to_owned();
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "flash", "tools": tools, "messages": [
+            {"role": "user", "content": "weather?"}, msg, {"role": "tool", "tool_call_id": id, "content": "{\"temp\": 21}"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    let sent = h.upstream()["body"]["contents"].clone();
+    assert_eq!(sent[1]["parts"][0]["thoughtSignature"], "bW9jaw==", "the thought signature goes back with the call");
+    assert_eq!(sent[2]["parts"][0]["functionResponse"], json!({"name": "get_weather", "response": {"temp": 21}}));
+}
+
+#[tokio::test]
+async fn gemini_streams_and_embeddings() {
+    let h = gemini().await;
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "flash", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "stream it"}]}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.expect("body");
+    assert_eq!(h.upstream()["query"], "alt=sse");
+    let chunks = sse_data(&text);
+    let content: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, "mock answer to: stream it");
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "stop"));
+    assert!(chunks.last().is_some_and(|c| c["usage"]["completion_tokens"].as_u64().is_some_and(|n| n > 0)), "{text}");
+
+    let v: Value = h
+        .post("/v1/embeddings", json!({"model": "text-embedding-004", "input": ["a", "b"], "dimensions": 4}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v["data"][1]["embedding"].as_array().map(Vec::len), Some(4));
+    assert_eq!(h.upstream()["path"], "/v1beta/models/gemini-text-embedding-004:batchEmbedContents");
+}
+
+#[tokio::test]
+async fn gemini_errors_map_to_openai_classes() {
+    let h = gemini().await;
+    for (model, status, class) in [("error-429", 429, "RateLimitError"), ("error-context", 400, "ContextWindowExceededError")] {
+        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
+        assert_eq!(resp.status(), status, "{model}");
+        let v: Value = resp.json().await.expect("json");
+        let msg = v["error"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains(class) && msg.contains("GeminiException"), "{model}: {msg}");
+    }
+    let resp = h.post("/v1/chat/completions", json!({"model": "malformed-json", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 502);
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "cut-stream", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    let events = sse_data(&resp.text().await.expect("body"));
+    assert!(
+        events.last().is_some_and(|e| e["error"]["message"].as_str().is_some_and(|m| m.contains("gemini sent a malformed response"))),
+        "{events:?}"
+    );
+}

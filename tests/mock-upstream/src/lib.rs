@@ -40,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 mod anthropic;
+mod gemini;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -157,11 +158,18 @@ fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
 enum Api {
     OpenAi,
     Anthropic,
+    Google,
 }
 
 impl Api {
     fn of(path: &str) -> Self {
-        if path.ends_with("/v1/messages") { Api::Anthropic } else { Api::OpenAi }
+        if path.ends_with("/v1/messages") {
+            Api::Anthropic
+        } else if path.contains("/models/") && path.contains(':') {
+            Api::Google
+        } else {
+            Api::OpenAi
+        }
     }
 }
 
@@ -179,6 +187,7 @@ fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> R
             json!({"error": {"message": message, "type": ty, "param": null, "code": code}})
         }
         Api::Anthropic => anthropic::error_body(status, message),
+        Api::Google => gemini::error_body(status, message),
     };
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string());
     if status == 429 || status == 503 || status == 529 {
@@ -234,6 +243,9 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
                 header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).or_else(|| header_str(&req, "api-key"))
             }
             Api::Anthropic => header_str(&req, "x-api-key"),
+            Api::Google => header_str(&req, "x-goog-api-key")
+                .or_else(|| header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")))
+                .or_else(|| query.split('&').find_map(|kv| kv.strip_prefix("key="))),
         };
         if presented != Some(key.as_str()) {
             return error_response(api, 401, "Incorrect API key provided", Some("invalid_api_key"));
@@ -266,7 +278,10 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         *last = Some(json!({"method": method.as_str(), "path": path, "query": query, "headers": headers, "body": body}));
     }
 
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+    let model = match api {
+        Api::Google => gemini::model_of(&path).to_owned(),
+        _ => body.get("model").and_then(Value::as_str).unwrap_or("").to_owned(),
+    };
     let wait = latency.or_else(|| magic_number(&model, "slow-").map(Duration::from_millis)).unwrap_or(opts.latency);
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
@@ -287,6 +302,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         let message = match api {
             Api::OpenAi => "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
             Api::Anthropic => "prompt is too long: 9000 tokens > 8192 maximum",
+            Api::Google => "The input token count (9000) exceeds the maximum number of tokens allowed (8192).",
         };
         return error_response(api, 400, message, Some("context_length_exceeded"));
     }
@@ -311,8 +327,18 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let route = path.trim_end_matches('/');
     let call = Call { body: &body, model: &model, stream, chunks, interval, stats: shared.stats.clone() };
-    if api == Api::Anthropic {
-        return anthropic::messages(&call);
+    match api {
+        Api::Anthropic => return anthropic::messages(&call),
+        Api::Google => {
+            return match route.rsplit(':').next().unwrap_or("") {
+                "generateContent" => gemini::generate(&call, false),
+                "streamGenerateContent" if query.contains("alt=sse") => gemini::generate(&call, true),
+                "batchEmbedContents" => gemini::batch_embed(&call),
+                "predict" => gemini::predict(&call),
+                other => error_response(api, 404, &format!("mock upstream has no method :{other} (streams need ?alt=sse)"), None),
+            };
+        }
+        Api::OpenAi => {}
     }
     match (&method, route) {
         (&Method::GET, "/v1/models" | "/models") => full(StatusCode::OK, models_body()),
