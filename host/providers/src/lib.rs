@@ -4,7 +4,9 @@
 #![deny(missing_docs)]
 
 pub mod anthropic;
+pub mod aws;
 pub mod azure;
+pub mod bedrock;
 pub mod defaults;
 pub mod gemini;
 pub mod http;

@@ -80,6 +80,7 @@ impl ProviderRegistry {
         r.register(Box::new(crate::azure::AzureFactory));
         r.register(Box::new(crate::anthropic::AnthropicFactory));
         r.register(Box::new(crate::gemini::GeminiFactory));
+        r.register(Box::new(crate::bedrock::BedrockFactory));
         r.register(Box::new(crate::text_completion_openai::TextCompletionOpenAiFactory));
         r.register(Box::new(crate::not_yet_supported::NotYetSupportedFactory));
         r

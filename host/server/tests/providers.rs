@@ -401,3 +401,119 @@ async fn gemini_errors_map_to_openai_classes() {
         "{events:?}"
     );
 }
+
+const AWS_KEY: &str = "AKIAMOCKTIANJI";
+const AWS_SECRET: &str = "mock/secret/key";
+
+async fn bedrock() -> Harness {
+    let opts = MockOptions { aws_credentials: Some((AWS_KEY.to_owned(), AWS_SECRET.to_owned())), ..Default::default() };
+    Harness::start_with(opts, |_, root| {
+        let mut yaml = String::from("model_list:\n");
+        for (name, model) in [
+            ("claude", "us.anthropic.claude-3-5-sonnet-20240620-v1:0"),
+            ("tools", "converse/anthropic.tools-v1:0"),
+            ("limited", "anthropic.error-429"),
+            ("long", "anthropic.error-context"),
+            ("throttled", "anthropic.stream-throttle"),
+            ("cut", "anthropic.cut-stream"),
+            ("titan", "amazon.titan-embed-text-v2:0"),
+        ] {
+            yaml.push_str(&format!(
+                "  - model_name: {name}\n    litellm_params: {{model: bedrock/{model}, aws_bedrock_runtime_endpoint: \"{root}\", aws_region_name: eu-west-1, aws_access_key_id: {AWS_KEY}, aws_secret_access_key: {AWS_SECRET}}}\n"
+            ));
+        }
+        yaml.push_str(&format!(
+            "  - model_name: wrong-secret\n    litellm_params: {{model: bedrock/anthropic.claude-v2, aws_bedrock_runtime_endpoint: \"{root}\", aws_region_name: eu-west-1, aws_access_key_id: {AWS_KEY}, aws_secret_access_key: not-the-secret}}\n"
+        ));
+        yaml.push_str("router_settings: {num_retries: 0}\n");
+        yaml
+    })
+    .await
+}
+
+#[tokio::test]
+async fn bedrock_converse_signed_and_translated() {
+    let h = bedrock().await;
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "claude", "max_tokens": 64, "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello bedrock"}]}))
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hello bedrock");
+    assert!(v["usage"]["total_tokens"].as_u64().is_some_and(|n| n > 0));
+    let up = h.upstream();
+    assert_eq!(up["path"], "/model/us.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse", "the model id is percent-encoded");
+    let auth = up["headers"]["authorization"].as_str().unwrap_or("");
+    assert!(
+        auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={AWS_KEY}/")) && auth.contains("/eu-west-1/bedrock/aws4_request"),
+        "{auth}"
+    );
+    assert_eq!(up["body"]["system"], json!([{"text": "sys"}]));
+    assert_eq!(up["body"]["inferenceConfig"], json!({"maxTokens": 64}));
+
+    // A wrong secret makes a signature the mock (recomputing it with aws-sigv4) refuses.
+    let resp = h.post("/v1/chat/completions", json!({"model": "wrong-secret", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 403);
+    let v: Value = resp.json().await.expect("json");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("signature we calculated does not match")), "{v}");
+
+    // Tools, and the tool result sent back (the mock checks it answers a toolUse).
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "tools", "tools": tools, "messages": [{"role": "user", "content": "weather?"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    let msg = v["choices"][0]["message"].clone();
+    assert_eq!(h.upstream()["path"], "/model/anthropic.tools-v1%3A0/converse", "converse/ is a route, not part of the id");
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "claude", "tools": tools, "messages": [
+            {"role": "user", "content": "weather?"}, msg, {"role": "tool", "tool_call_id": "tooluse_mock_1", "content": "sunny"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+
+    let v: Value = h.post("/v1/embeddings", json!({"model": "titan", "input": ["a", "bb"]})).await.json().await.expect("json");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(2), "{v}");
+}
+
+#[tokio::test]
+async fn bedrock_streams_from_aws_event_stream_frames() {
+    let h = bedrock().await;
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "tools", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "weather?"}]}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let chunks = sse_data(&resp.text().await.expect("body"));
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Let me check.");
+    let args: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()).collect();
+    assert_eq!(serde_json::from_str::<Value>(&args).ok(), Some(json!({"city": "Paris"})));
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"));
+    assert!(chunks.last().is_some_and(|c| c["usage"]["completion_tokens"] == 10));
+    assert_eq!(h.upstream()["path"], "/model/anthropic.tools-v1%3A0/converse-stream");
+
+    for (model, expect) in [("throttled", "RateLimitError"), ("cut", "bedrock stream interrupted")] {
+        let resp =
+            h.post("/v1/chat/completions", json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
+        let events = sse_data(&resp.text().await.expect("body"));
+        let last = events.last().cloned().unwrap_or_default();
+        assert!(last["error"]["message"].as_str().is_some_and(|m| m.contains(expect)), "{model}: {last}");
+    }
+}
+
+#[tokio::test]
+async fn bedrock_errors_map_to_openai_classes() {
+    let h = bedrock().await;
+    for (model, status, class) in [("limited", 429, "RateLimitError"), ("long", 400, "ContextWindowExceededError")] {
+        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
+        assert_eq!(resp.status(), status, "{model}");
+        let v: Value = resp.json().await.expect("json");
+        let msg = v["error"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains(class) && msg.contains("BedrockException"), "{model}: {msg}");
+    }
+}

@@ -40,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 mod anthropic;
+mod bedrock;
 mod gemini;
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -57,11 +58,20 @@ pub struct MockOptions {
     pub error_rate: f64,
     /// When set, requests must carry this key (`Authorization: Bearer` or `api-key`).
     pub require_key: Option<String>,
+    /// When set, Bedrock requests must be SigV4-signed with this (access key id, secret).
+    pub aws_credentials: Option<(String, String)>,
 }
 
 impl Default for MockOptions {
     fn default() -> Self {
-        Self { latency: Duration::ZERO, chunks: 5, chunk_interval: Duration::ZERO, error_rate: 0.0, require_key: None }
+        Self {
+            latency: Duration::ZERO,
+            chunks: 5,
+            chunk_interval: Duration::ZERO,
+            error_rate: 0.0,
+            require_key: None,
+            aws_credentials: None,
+        }
     }
 }
 
@@ -159,12 +169,15 @@ enum Api {
     OpenAi,
     Anthropic,
     Google,
+    Bedrock,
 }
 
 impl Api {
     fn of(path: &str) -> Self {
         if path.ends_with("/v1/messages") {
             Api::Anthropic
+        } else if path.starts_with("/model/") {
+            Api::Bedrock
         } else if path.contains("/models/") && path.contains(':') {
             Api::Google
         } else {
@@ -174,6 +187,9 @@ impl Api {
 }
 
 fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> Response<Body> {
+    if api == Api::Bedrock {
+        return bedrock::error(status, message);
+    }
     let body = match api {
         Api::OpenAi => {
             let ty = match status {
@@ -187,7 +203,7 @@ fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> R
             json!({"error": {"message": message, "type": ty, "param": null, "code": code}})
         }
         Api::Anthropic => anthropic::error_body(status, message),
-        Api::Google => gemini::error_body(status, message),
+        Api::Google | Api::Bedrock => gemini::error_body(status, message),
     };
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string());
     if status == 429 || status == 503 || status == 529 {
@@ -237,7 +253,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
 
     let opts = &shared.opts;
     let api = Api::of(&path);
-    if let Some(key) = &opts.require_key {
+    if let Some(key) = opts.require_key.as_ref().filter(|_| api != Api::Bedrock) {
         let presented = match api {
             Api::OpenAi => {
                 header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).or_else(|| header_str(&req, "api-key"))
@@ -246,6 +262,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::Google => header_str(&req, "x-goog-api-key")
                 .or_else(|| header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")))
                 .or_else(|| query.split('&').find_map(|kv| kv.strip_prefix("key="))),
+            Api::Bedrock => None,
         };
         if presented != Some(key.as_str()) {
             return error_response(api, 401, "Incorrect API key provided", Some("invalid_api_key"));
@@ -274,12 +291,19 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Err(e) => return error_response(api, 400, &format!("invalid JSON body: {e}"), None),
         }
     };
+    if api == Api::Bedrock {
+        let path_and_query = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+        if let Err(m) = bedrock::verify_signature(method.as_str(), &path_and_query, &headers, &body_bytes, opts.aws_credentials.as_ref()) {
+            return bedrock::error(403, &m);
+        }
+    }
     if let Ok(mut last) = shared.stats.last_request.lock() {
         *last = Some(json!({"method": method.as_str(), "path": path, "query": query, "headers": headers, "body": body}));
     }
 
     let model = match api {
         Api::Google => gemini::model_of(&path).to_owned(),
+        Api::Bedrock => bedrock::model_of(&path),
         _ => body.get("model").and_then(Value::as_str).unwrap_or("").to_owned(),
     };
     let wait = latency.or_else(|| magic_number(&model, "slow-").map(Duration::from_millis)).unwrap_or(opts.latency);
@@ -303,6 +327,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::OpenAi => "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
             Api::Anthropic => "prompt is too long: 9000 tokens > 8192 maximum",
             Api::Google => "The input token count (9000) exceeds the maximum number of tokens allowed (8192).",
+            Api::Bedrock => "Input is too long for requested model.",
         };
         return error_response(api, 400, message, Some("context_length_exceeded"));
     }
@@ -336,6 +361,14 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
                 "batchEmbedContents" => gemini::batch_embed(&call),
                 "predict" => gemini::predict(&call),
                 other => error_response(api, 404, &format!("mock upstream has no method :{other} (streams need ?alt=sse)"), None),
+            };
+        }
+        Api::Bedrock => {
+            return match route.rsplit('/').next().unwrap_or("") {
+                "converse" => bedrock::converse(&call, false),
+                "converse-stream" => bedrock::converse(&call, true),
+                "invoke" => bedrock::invoke(&call),
+                other => error_response(api, 404, &format!("mock upstream has no Bedrock operation {other}"), None),
             };
         }
         Api::OpenAi => {}

@@ -29,6 +29,9 @@ struct Args {
     /// Require this key as `Authorization: Bearer` or `api-key`.
     #[arg(long)]
     require_key: Option<String>,
+    /// Verify Bedrock SigV4 signatures against this `ACCESS_KEY_ID:SECRET`.
+    #[arg(long)]
+    aws_credentials: Option<String>,
     /// Worker threads (default: 1, so it competes little with what it serves).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -46,6 +49,7 @@ fn main() -> std::io::Result<()> {
             chunk_interval: Duration::from_millis(args.chunk_interval_ms),
             error_rate: args.error_rate,
             require_key: args.require_key,
+            aws_credentials: args.aws_credentials.and_then(|c| c.split_once(':').map(|(k, s)| (k.to_owned(), s.to_owned()))),
         };
         tianji_mock_upstream::serve_on(listener, opts).await;
         Ok(())
