@@ -15,6 +15,7 @@ mod keys;
 mod load;
 mod plugins;
 mod procs;
+mod providers;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +40,9 @@ struct Args {
     /// Directory holding the `tianji` and `mock-upstream` binaries (default: next to this one).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// Run only the translated-provider rows.
+    #[arg(long)]
+    providers_only: bool,
     /// Also print the figures as one JSON object.
     #[arg(long)]
     json: bool,
@@ -113,6 +117,19 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
     let mock_port = free_port()?;
     let mock = Child::spawn(bin_dir.join("mock-upstream"), &["--port", &mock_port.to_string(), "--threads", "1", "--chunks", "5"], &[])?;
     procs::wait_http(mock_port, "/v1/models", Duration::from_secs(10)).await?;
+
+    if args.providers_only {
+        let plan = load::Plan {
+            body: CHAT_BODY,
+            concurrency: &args.concurrency,
+            warmup: Duration::from_secs_f64(args.warmup),
+            duration: Duration::from_secs_f64(args.duration),
+        };
+        let rows = providers::run(&bin_dir, mock_port, plan).await?;
+        providers::print(&rows, &mut serde_json::Map::new());
+        drop(mock);
+        return Ok(());
+    }
 
     // Bare hop: this binary in hop mode.
     let hop_port = free_port()?;
@@ -206,6 +223,9 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
             .await?,
         );
     }
+
+    let provider_rows =
+        providers::run(&bin_dir, mock_port, load::Plan { body: CHAT_BODY, concurrency: &args.concurrency, warmup, duration }).await?;
 
     // Time to first token, concurrency 1.
     let ttft_n = 2000;
@@ -304,6 +324,8 @@ async fn bench(args: Args, bin_dir: PathBuf) -> Result<(), Box<dyn std::error::E
         );
     }
     drop(pg);
+    println!();
+    providers::print(&provider_rows, &mut summary);
     println!();
     println!("tianji against the bare hop:");
     for &c in &args.concurrency {

@@ -11,7 +11,7 @@ use crate::error::GatewayError;
 use crate::types::Reply;
 use crate::types::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
-    ModerationRequest, PassthroughResponse,
+    ModerationRequest, PassthroughResponse, ResponsesPayload,
 };
 
 /// A stream of chat chunks (raw from OpenAI-format upstreams, typed from
@@ -20,6 +20,9 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Reply<ChatChunk>, Gatewa
 
 /// A stream of JSON events in OpenAI's shape (text-completion streams).
 pub type ValueStream = Pin<Box<dyn Stream<Item = Result<Reply<Value>, GatewayError>> + Send>>;
+
+/// A stream of Responses-API events (`response.created`, ..., `response.completed`).
+pub type ResponsesStream = Pin<Box<dyn Stream<Item = Result<Reply<ResponsesPayload>, GatewayError>> + Send>>;
 
 /// Per-attempt options the router hands a provider.
 #[derive(Debug, Clone)]
@@ -72,6 +75,27 @@ pub trait Provider: Send + Sync + 'static {
     /// Moderation.
     async fn moderation(&self, _req: ModerationRequest, _opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {
         Err(unsupported(self.provider_name(), "moderations"))
+    }
+
+    /// Whether the upstream serves OpenAI's Responses API itself (OpenAI,
+    /// Azure); for the others the gateway translates it through chat.
+    fn serves_responses(&self) -> bool {
+        false
+    }
+
+    /// `POST /responses`, passed through; `body` already names the upstream's model.
+    async fn responses(&self, _body: Value, _opts: &CallOptions) -> Result<Reply<ResponsesPayload>, GatewayError> {
+        Err(unsupported(self.provider_name(), "the Responses API"))
+    }
+
+    /// `POST /responses` with `stream: true`, passed through.
+    async fn responses_stream(&self, _body: Value, _opts: &CallOptions) -> Result<ResponsesStream, GatewayError> {
+        Err(unsupported(self.provider_name(), "the Responses API"))
+    }
+
+    /// `GET /responses/{id}`, where the upstream keeps responses.
+    async fn get_response(&self, _id: &str, _opts: &CallOptions) -> Result<Reply<ResponsesPayload>, GatewayError> {
+        Err(unsupported(self.provider_name(), "stored responses"))
     }
 
     /// Image generation.

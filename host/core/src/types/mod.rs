@@ -13,6 +13,7 @@ pub use chat::{
 };
 pub use other::{
     CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ModerationRequest, PassthroughResponse,
+    ResponsesPayload,
 };
 pub use reply::{HasUsage, Reply};
 
@@ -88,6 +89,12 @@ impl HasUsage for EmbeddingResponse {
 impl HasUsage for serde_json::Value {
     fn usage(&self) -> Option<&Usage> {
         None
+    }
+}
+
+impl HasUsage for ResponsesPayload {
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
     }
 }
 

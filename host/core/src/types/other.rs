@@ -112,3 +112,39 @@ pub struct ImageRequest {
 
 /// A response the gateway relays as-is (moderations, images).
 pub type PassthroughResponse = Value;
+
+/// A Responses-API object or stream event (OpenAI's `/v1/responses`),
+/// kept as JSON, with its token usage read from `usage` (answers) or
+/// `response.usage` (the closing stream events) in the Responses API's
+/// names (`input_tokens`, `output_tokens`).
+#[derive(Debug, Clone, Default)]
+pub struct ResponsesPayload {
+    /// The JSON as it goes to the client.
+    pub value: Value,
+    /// Usage, in chat-completion terms.
+    pub usage: Option<Usage>,
+}
+
+impl ResponsesPayload {
+    /// Wraps a value, reading its usage.
+    pub fn new(value: Value) -> Self {
+        let u = value.get("usage").or_else(|| value.pointer("/response/usage")).filter(|u| u.is_object());
+        let usage = u.map(|u| {
+            let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            Usage::new(n("input_tokens"), n("output_tokens"))
+        });
+        Self { value, usage }
+    }
+}
+
+impl Serialize for ResponsesPayload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponsesPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(Self::new)
+    }
+}
