@@ -25,6 +25,8 @@ pub enum CallType {
     Moderation,
     /// `/images/generations`.
     ImageGeneration,
+    /// `/responses`.
+    Responses,
 }
 
 impl CallType {
@@ -36,6 +38,7 @@ impl CallType {
             CallType::Embeddings => "aembedding",
             CallType::Moderation => "amoderation",
             CallType::ImageGeneration => "aimage_generation",
+            CallType::Responses => "aresponses",
         }
     }
 }

@@ -231,6 +231,20 @@ impl UpstreamCall<'_> {
         timeout_error(self.provider, self.timeout)
     }
 
+    /// `GET`s the endpoint: the whole 2xx body.
+    pub async fn get(&self) -> Result<Bytes, GatewayError> {
+        let fut = async {
+            let resp = self.client.send(self.provider, Method::GET, self.uri, self.headers, Bytes::new()).await?;
+            let (parts, body) = resp.into_parts();
+            let bytes = body.collect().await.map_err(|e| transport_error(self.provider, &e))?.to_bytes();
+            if !parts.status.is_success() {
+                return Err(upstream_error(self.provider, parts.status, &parts.headers, &bytes));
+            }
+            Ok(bytes)
+        };
+        tokio::time::timeout(self.timeout, fut).await.map_err(|_| self.timed_out())?
+    }
+
     /// The whole 2xx body.
     pub async fn bytes(&self, body: Bytes) -> Result<Bytes, GatewayError> {
         self.bytes_and_headers(body).await.map(|(b, _)| b)

@@ -14,6 +14,7 @@ pub mod mock;
 pub mod not_yet_supported;
 pub mod openai;
 pub mod registry;
+pub mod responses;
 pub mod text_completion_openai;
 
 pub use registry::{DeploymentSpec, ProviderFactory, ProviderRegistry};

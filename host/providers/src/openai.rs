@@ -18,10 +18,10 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tianji_core::GatewayError;
-use tianji_core::traits::{CallOptions, ChunkStream, Provider, ValueStream};
+use tianji_core::traits::{CallOptions, ChunkStream, Provider, ResponsesStream, ValueStream};
 use tianji_core::types::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest,
-    ModerationRequest, PassthroughResponse, Reply,
+    ModerationRequest, PassthroughResponse, Reply, ResponsesPayload,
 };
 
 use crate::http::{HttpClient, UpstreamCall, json_body, parse_uri, sse_json_stream};
@@ -139,6 +139,10 @@ pub struct OpenAiCompatible {
     embeddings_url: http::Uri,
     moderations_url: http::Uri,
     images_url: http::Uri,
+    responses_url: http::Uri,
+    /// `{base}/responses/` (Azure: with the `api-version` query added per call).
+    responses_base: String,
+    responses_query: String,
 }
 
 impl OpenAiCompatible {
@@ -186,6 +190,19 @@ impl OpenAiCompatible {
             embeddings_url: url("embeddings")?,
             moderations_url: url("moderations")?,
             images_url: url("images/generations")?,
+            responses_url: match &url_style {
+                UrlStyle::Standard => parse_uri(&format!("{api_base}/responses")),
+                UrlStyle::Azure { api_version } => parse_uri(&format!("{api_base}/openai/responses?api-version={api_version}")),
+            }
+            .map_err(|e| format!("api_base '{api_base}' does not make a valid URL: {e}"))?,
+            responses_base: match &url_style {
+                UrlStyle::Standard => format!("{api_base}/responses/"),
+                UrlStyle::Azure { .. } => format!("{api_base}/openai/responses/"),
+            },
+            responses_query: match &url_style {
+                UrlStyle::Standard => String::new(),
+                UrlStyle::Azure { api_version } => format!("?api-version={api_version}"),
+            },
             api_base,
             upstream_model,
             headers,
@@ -257,6 +274,31 @@ impl Provider for OpenAiCompatible {
         req.model.clone_from(&self.upstream_model);
         let body = json_body(&req)?;
         self.call(&self.embeddings_url, opts).reply(body).await
+    }
+
+    fn serves_responses(&self) -> bool {
+        matches!(self.provider.as_str(), "openai" | "azure")
+    }
+
+    async fn responses(&self, mut body: Value, opts: &CallOptions) -> Result<Reply<ResponsesPayload>, GatewayError> {
+        body["model"] = Value::String(self.upstream_model.clone());
+        let bytes = self.call(&self.responses_url, opts).bytes(json_body(&body)?).await?;
+        Ok(Reply::Parsed(crate::http::decode_json(&self.provider, &bytes)?))
+    }
+
+    async fn responses_stream(&self, mut body: Value, opts: &CallOptions) -> Result<ResponsesStream, GatewayError> {
+        body["model"] = Value::String(self.upstream_model.clone());
+        let resp = self.call(&self.responses_url, opts).stream(json_body(&body)?).await?;
+        let relay = crate::responses::PassThroughEvents::new(&self.provider);
+        Ok(crate::http::translate_stream(&self.provider, crate::http::sse_events(resp), opts.timeout, relay).boxed())
+    }
+
+    async fn get_response(&self, id: &str, opts: &CallOptions) -> Result<Reply<ResponsesPayload>, GatewayError> {
+        let encoded = crate::aws::encode_path_segment(id);
+        let uri = parse_uri(&format!("{}{encoded}{}", self.responses_base, self.responses_query))
+            .map_err(|e| GatewayError::bad_request(e, Some("id")))?;
+        let bytes = self.call(&uri, opts).get().await?;
+        Ok(Reply::Parsed(crate::http::decode_json(&self.provider, &bytes)?))
     }
 
     async fn moderation(&self, mut req: ModerationRequest, opts: &CallOptions) -> Result<PassthroughResponse, GatewayError> {

@@ -4,7 +4,9 @@ use axum::Router;
 use axum::routing::{delete, get, patch, post};
 
 use crate::handlers::management::{budgets, customers, deployments, keys, organizations, spend, teams, users};
-use crate::handlers::{chat, completions, embeddings, health, images, messages, method_not_allowed, models, moderations, not_found};
+use crate::handlers::{
+    chat, completions, embeddings, health, images, messages, method_not_allowed, models, moderations, not_found, responses,
+};
 use crate::plugins;
 use crate::state::AppState;
 
@@ -16,6 +18,10 @@ pub fn app(state: AppState) -> Router {
         .route("/openai/deployments/{model}/chat/completions", post(chat::chat_completions_for))
         .route("/engines/{model}/chat/completions", post(chat::chat_completions_for))
         .route("/v1/messages", post(messages::messages))
+        .route("/v1/responses", post(responses::create))
+        .route("/responses", post(responses::create))
+        .route("/v1/responses/{id}", get(responses::retrieve))
+        .route("/responses/{id}", get(responses::retrieve))
         .route("/v1/completions", post(completions::completions))
         .route("/completions", post(completions::completions))
         .route("/openai/deployments/{model}/completions", post(completions::completions_for))

@@ -517,3 +517,80 @@ async fn bedrock_errors_map_to_openai_classes() {
         assert!(msg.contains(class) && msg.contains("BedrockException"), "{model}: {msg}");
     }
 }
+
+async fn responses_harness() -> Harness {
+    Harness::start(|base, root| {
+        format!(
+            "model_list:\n  - model_name: gpt\n    litellm_params: {{model: openai/gpt-4o, api_base: \"{base}\", api_key: k}}\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-x, api_base: \"{root}\", api_key: k}}\n  - model_name: claude-tools\n    litellm_params: {{model: anthropic/tools, api_base: \"{root}\", api_key: k}}\n  - model_name: gemini\n    litellm_params: {{model: gemini/gemini-x, api_base: \"{root}\", api_key: k}}\n"
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn responses_pass_through_for_openai_and_translate_for_others() {
+    let h = responses_harness().await;
+    let v: Value = h.post("/v1/responses", json!({"model": "gpt", "input": "hello", "store": true})).await.json().await.expect("json");
+    assert_eq!(v["id"], "resp_mock_1", "passed through: {v}");
+    assert_eq!(h.upstream()["path"], "/v1/responses");
+    assert_eq!(h.upstream()["body"]["model"], "gpt-4o");
+    assert_eq!(h.upstream()["body"]["store"], true);
+    for model in ["claude", "gemini"] {
+        let resp =
+            h.post("/v1/responses", json!({"model": model, "instructions": "be brief", "input": "hello", "max_output_tokens": 30})).await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(v["object"], "response");
+        assert_eq!(v["status"], "completed");
+        assert_eq!(v["output"][0]["content"][0]["text"], "mock answer to: hello", "{model}: {v}");
+        assert!(v["usage"]["input_tokens"].as_u64().is_some_and(|n| n > 0));
+        let id = v["id"].as_str().unwrap_or("").to_owned();
+        // Nothing is stored for translated responses: a clear 400.
+        let resp = h.get(&format!("/v1/responses/{id}")).await;
+        assert_eq!(resp.status(), 400);
+    }
+    // Stored OpenAI responses are fetched from the OpenAI deployment.
+    let v: Value = h.get("/v1/responses/resp_mock_1").await.json().await.expect("json");
+    assert_eq!(v["id"], "resp_mock_1");
+    assert_eq!(h.get("/v1/responses/resp_unknown").await.status(), 404);
+    // State the translated providers cannot have is refused.
+    let resp = h.post("/v1/responses", json!({"model": "claude", "input": "x", "previous_response_id": "resp_1"})).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.expect("json")["error"]["param"], "previous_response_id");
+}
+
+#[tokio::test]
+async fn responses_streams_in_both_modes() {
+    let h = responses_harness().await;
+    for model in ["gpt", "claude", "claude-tools"] {
+        let resp = h
+            .post(
+                "/v1/responses",
+                json!({"model": model, "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}], "stream": true,
+                       "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let events = sse_data(&resp.text().await.expect("body"));
+        let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(kinds.first(), Some(&"response.created"), "{model}: {kinds:?}");
+        assert_eq!(kinds.last(), Some(&"response.completed"), "{model}: {kinds:?}");
+        let done = &events[events.len() - 1]["response"];
+        assert!(done["usage"]["output_tokens"].as_u64().is_some_and(|n| n > 0), "{model}: {done}");
+        if model == "claude-tools" {
+            let args: String = events
+                .iter()
+                .filter(|e| e["type"] == "response.function_call_arguments.delta")
+                .filter_map(|e| e["delta"].as_str())
+                .collect();
+            assert_eq!(serde_json::from_str::<Value>(&args).ok(), Some(json!({"city": "Paris"})));
+            assert!(
+                done["output"].as_array().is_some_and(|o| o.iter().any(|i| i["type"] == "function_call" && i["name"] == "get_weather"))
+            );
+        } else {
+            let text: String =
+                events.iter().filter(|e| e["type"] == "response.output_text.delta").filter_map(|e| e["delta"].as_str()).collect();
+            assert_eq!(text, "mock answer to: hi", "{model}");
+        }
+    }
+}

@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 mod anthropic;
 mod bedrock;
 mod gemini;
+mod responses;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -375,6 +376,8 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     }
     match (&method, route) {
         (&Method::GET, "/v1/models" | "/models") => full(StatusCode::OK, models_body()),
+        (&Method::POST, p) if p.ends_with("/responses") => responses::create(&call),
+        (&Method::GET, p) if p.contains("/responses/") => responses::retrieve(p.rsplit('/').next().unwrap_or(""), "gpt-4o"),
         (&Method::POST, p) if p.ends_with("/chat/completions") => {
             if stream {
                 chat_stream(&body, &model, chunks, interval, shared.stats.clone())

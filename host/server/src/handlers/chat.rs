@@ -222,7 +222,7 @@ fn validate(req: &ChatRequest) -> Result<(), GatewayError> {
 
 /// The request for one attempt: the attempt's model and messages, and the
 /// provider's parameter policy (`drop_params`).
-fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequest, GatewayError> {
+pub(crate) fn prepare(req: &ChatRequest, a: &Attempt, drop_params: bool) -> Result<ChatRequest, GatewayError> {
     let mut r = req.clone();
     r.model.clone_from(&a.model);
     if let Some(m) = &a.messages {

@@ -12,6 +12,7 @@ pub mod management;
 pub mod messages;
 pub mod models;
 pub mod moderations;
+pub mod responses;
 
 use std::future::Future;
 use std::time::Instant;
