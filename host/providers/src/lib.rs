@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod aws;
 pub mod azure;
 pub mod bedrock;
+pub mod cohere;
 pub mod defaults;
 pub mod gemini;
 pub mod http;

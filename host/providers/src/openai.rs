@@ -1,7 +1,7 @@
 //! OpenAI and the OpenAI-compatible family (`groq`, `together_ai`,
 //! `fireworks_ai`, `deepseek`, `xai`, `mistral`, `openrouter`, `perplexity`,
 //! `cerebras`, `deepinfra`, `hosted_vllm`, `ollama`, `ollama_chat`,
-//! `lm_studio`, `openai_like`) and Azure OpenAI.
+//! `lm_studio`, `openai_like`, AI21's Jamba `ai21`/`ai21_chat`) and Azure OpenAI.
 //!
 //! They share one wire format, so one adapter serves all of them; the
 //! [`FAMILY`] table holds what differs (default base URL, the environment
@@ -101,6 +101,9 @@ pub static FAMILY: &[FamilyMember] = &[
     },
     member("lm_studio", Some("http://localhost:1234/v1"), &["LM_STUDIO_API_BASE"], &["LM_STUDIO_API_KEY"], false),
     member("openai_like", None, &[], &["OPENAI_LIKE_API_KEY"], false),
+    // AI21's Jamba chat API speaks OpenAI's chat format.
+    member("ai21_chat", Some("https://api.ai21.com/studio/v1"), &["AI21_API_BASE"], &["AI21_API_KEY"], true),
+    member("ai21", Some("https://api.ai21.com/studio/v1"), &["AI21_API_BASE"], &["AI21_API_KEY"], true),
 ];
 
 /// How the upstream authenticates.

@@ -81,6 +81,7 @@ impl ProviderRegistry {
         r.register(Box::new(crate::anthropic::AnthropicFactory));
         r.register(Box::new(crate::gemini::GeminiFactory));
         r.register(Box::new(crate::bedrock::BedrockFactory));
+        r.register(Box::new(crate::cohere::CohereFactory));
         r.register(Box::new(crate::text_completion_openai::TextCompletionOpenAiFactory));
         r.register(Box::new(crate::not_yet_supported::NotYetSupportedFactory));
         r

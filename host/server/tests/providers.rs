@@ -594,3 +594,66 @@ async fn responses_streams_in_both_modes() {
         }
     }
 }
+
+#[tokio::test]
+async fn cohere_and_ai21_translate_and_authenticate() {
+    let opts = MockOptions { require_key: Some("co-test".to_owned()), ..Default::default() };
+    let h = Harness::start_with(opts, |base, root| {
+        let mut yaml = String::from("model_list:\n");
+        for m in ["command-r", "tools", "error-429", "error-context", "cut-stream", "embed-english-v3.0"] {
+            yaml.push_str(&format!(
+                "  - model_name: {m}\n    litellm_params: {{model: cohere/{m}, api_base: \"{root}\", api_key: co-test}}\n"
+            ));
+        }
+        yaml.push_str(&format!(
+            "  - model_name: jamba\n    litellm_params: {{model: ai21_chat/jamba-mini, api_base: \"{base}\", api_key: co-test}}\n"
+        ));
+        yaml.push_str("router_settings: {num_retries: 0}\n");
+        yaml
+    })
+    .await;
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "command-r", "top_p": 0.9, "stop": "END", "messages": [{"role": "user", "content": "hi cohere"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hi cohere");
+    let up = h.upstream();
+    assert_eq!(up["path"], "/v2/chat");
+    assert_eq!(up["headers"]["authorization"], "Bearer co-test");
+    assert_eq!((up["body"]["p"].clone(), up["body"]["stop_sequences"].clone()), (json!(0.9), json!(["END"])));
+
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "tools", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "weather?"}]}))
+        .await;
+    let chunks = sse_data(&resp.text().await.expect("body"));
+    let args: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()).collect();
+    assert_eq!(serde_json::from_str::<Value>(&args).ok(), Some(json!({"city": "Paris"})));
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"));
+    assert!(chunks.last().is_some_and(|c| c["usage"]["completion_tokens"] == 10));
+
+    for (model, status, class) in [("error-429", 429, "RateLimitError"), ("error-context", 400, "ContextWindowExceededError")] {
+        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
+        assert_eq!(resp.status(), status, "{model}");
+        let msg = resp.json::<Value>().await.expect("json")["error"]["message"].as_str().unwrap_or("").to_owned();
+        assert!(msg.contains(class) && msg.contains("CohereException"), "{model}: {msg}");
+    }
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "cut-stream", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    let events = sse_data(&resp.text().await.expect("body"));
+    assert!(events.last().is_some_and(|e| e["error"]["message"].as_str().is_some_and(|m| m.contains("message-end"))), "{events:?}");
+
+    let v: Value =
+        h.post("/v1/embeddings", json!({"model": "embed-english-v3.0", "input": ["a", "b", "c"]})).await.json().await.expect("json");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(h.upstream()["body"]["input_type"], "search_document");
+
+    let resp = h.post("/v1/chat/completions", json!({"model": "jamba", "messages": [{"role": "user", "content": "hi jamba"}]})).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(h.upstream()["path"], "/v1/chat/completions");
+    assert_eq!(h.upstream()["body"]["model"], "jamba-mini");
+}

@@ -41,6 +41,7 @@ use tokio::sync::mpsc;
 
 mod anthropic;
 mod bedrock;
+mod cohere;
 mod gemini;
 mod responses;
 
@@ -171,6 +172,7 @@ enum Api {
     Anthropic,
     Google,
     Bedrock,
+    Cohere,
 }
 
 impl Api {
@@ -179,6 +181,8 @@ impl Api {
             Api::Anthropic
         } else if path.starts_with("/model/") {
             Api::Bedrock
+        } else if path.ends_with("/v2/chat") || path.ends_with("/v2/embed") {
+            Api::Cohere
         } else if path.contains("/models/") && path.contains(':') {
             Api::Google
         } else {
@@ -205,6 +209,7 @@ fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> R
         }
         Api::Anthropic => anthropic::error_body(status, message),
         Api::Google | Api::Bedrock => gemini::error_body(status, message),
+        Api::Cohere => cohere::error_body(message),
     };
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string());
     if status == 429 || status == 503 || status == 529 {
@@ -256,7 +261,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     let api = Api::of(&path);
     if let Some(key) = opts.require_key.as_ref().filter(|_| api != Api::Bedrock) {
         let presented = match api {
-            Api::OpenAi => {
+            Api::OpenAi | Api::Cohere => {
                 header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).or_else(|| header_str(&req, "api-key"))
             }
             Api::Anthropic => header_str(&req, "x-api-key"),
@@ -329,6 +334,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::Anthropic => "prompt is too long: 9000 tokens > 8192 maximum",
             Api::Google => "The input token count (9000) exceeds the maximum number of tokens allowed (8192).",
             Api::Bedrock => "Input is too long for requested model.",
+            Api::Cohere => "too many tokens: total number of tokens in the prompt cannot exceed 8192",
         };
         return error_response(api, 400, message, Some("context_length_exceeded"));
     }
@@ -372,6 +378,8 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
                 other => error_response(api, 404, &format!("mock upstream has no Bedrock operation {other}"), None),
             };
         }
+        Api::Cohere if route.ends_with("/v2/chat") => return cohere::chat(&call),
+        Api::Cohere => return cohere::embed(&call),
         Api::OpenAi => {}
     }
     match (&method, route) {
