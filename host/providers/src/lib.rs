@@ -16,6 +16,7 @@ pub mod not_yet_supported;
 pub mod openai;
 pub mod registry;
 pub mod responses;
+pub mod sagemaker;
 pub mod text_completion_openai;
 
 pub use registry::{DeploymentSpec, ProviderFactory, ProviderRegistry};

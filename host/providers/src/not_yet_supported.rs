@@ -19,8 +19,6 @@ use crate::registry::{DeploymentSpec, ProviderFactory};
 pub const NAMES: &[&str] = &[
     "vertex_ai",
     "vertex_ai_beta",
-    "sagemaker",
-    "sagemaker_chat",
     "watsonx",
     "watsonx_text",
     "azure_ai",

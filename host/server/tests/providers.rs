@@ -657,3 +657,98 @@ async fn cohere_and_ai21_translate_and_authenticate() {
     assert_eq!(h.upstream()["path"], "/v1/chat/completions");
     assert_eq!(h.upstream()["body"]["model"], "jamba-mini");
 }
+
+/// A moto server (PyPI `moto[server]`, installed into `.venv` by scripts/test) on a free port.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn moto() -> Moto {
+    let bin = std::env::var("MOTO_SERVER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"));
+    assert!(
+        bin.exists(),
+        "moto_server not found at {}: run scripts/test (it installs tests/e2e/requirements.txt into .venv), or `python3 -m venv .venv && .venv/bin/pip install -r tests/e2e/requirements.txt`, or set MOTO_SERVER",
+        bin.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let child = std::process::Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{url}/moto-api/")).send().await.is_ok() {
+            return Moto { child, url };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("moto_server did not start on {url}");
+}
+
+#[tokio::test]
+async fn sagemaker_invoke_endpoint_against_moto_and_streams_against_the_mock() {
+    let moto = moto().await;
+    // moto answers InvokeEndpoint from a queue of configured results.
+    let results = json!({"region": "us-east-1", "results": [
+        {"Body": "[{\"generated_text\": \"a TGI answer\"}]", "ContentType": "application/json"},
+        {"Body": json!({"id": "chatcmpl-sm", "object": "chat.completion", "created": 1, "model": "tgi", "choices": [{"index": 0, "message": {"role": "assistant", "content": "a chat answer"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}).to_string(), "ContentType": "application/json"}
+    ]});
+    let r = reqwest::Client::new()
+        .post(format!("{}/moto-api/static/sagemaker/endpoint-results", moto.url))
+        .json(&results)
+        .send()
+        .await
+        .expect("configure moto");
+    assert!(r.status().is_success());
+    let moto_url = moto.url.clone();
+    let opts = MockOptions { aws_credentials: Some((AWS_KEY.to_owned(), AWS_SECRET.to_owned())), ..Default::default() };
+    let h = Harness::start_with(opts, move |_, root| {
+        let creds = format!("aws_region_name: us-east-1, aws_access_key_id: {AWS_KEY}, aws_secret_access_key: {AWS_SECRET}");
+        format!(
+            "model_list:\n  - model_name: tgi\n    litellm_params: {{model: sagemaker/jumpstart-llm, api_base: \"{moto_url}\", {creds}}}\n  - model_name: chat\n    litellm_params: {{model: sagemaker_chat/vllm-endpoint, api_base: \"{moto_url}\", {creds}}}\n  - model_name: tgi-stream\n    litellm_params: {{model: sagemaker/jumpstart-llm, api_base: \"{root}\", {creds}}}\n  - model_name: chat-stream\n    litellm_params: {{model: sagemaker_chat/vllm-endpoint, api_base: \"{root}\", {creds}}}\n"
+        )
+    })
+    .await;
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "tgi", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "a TGI answer", "{v}");
+    assert!(v["usage"]["completion_tokens"].as_u64().is_some_and(|n| n > 0));
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "a chat answer", "{v}");
+
+    for model in ["tgi-stream", "chat-stream"] {
+        let resp = h
+            .post("/v1/chat/completions", json!({"model": model, "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "stream please"}]}))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let chunks = sse_data(&resp.text().await.expect("body"));
+        let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+        assert_eq!(text, "mock answer to: stream please", "{model}: {chunks:?}");
+        assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "stop"), "{model}");
+        let up = h.upstream();
+        assert_eq!(up["path"].as_str().map(|p| p.ends_with("/invocations-response-stream")), Some(true));
+        assert!(up["headers"]["authorization"].as_str().is_some_and(|a| a.contains("/us-east-1/sagemaker/aws4_request")));
+    }
+}

@@ -44,6 +44,7 @@ mod bedrock;
 mod cohere;
 mod gemini;
 mod responses;
+mod sagemaker;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -173,6 +174,7 @@ enum Api {
     Google,
     Bedrock,
     Cohere,
+    SageMaker,
 }
 
 impl Api {
@@ -181,6 +183,8 @@ impl Api {
             Api::Anthropic
         } else if path.starts_with("/model/") {
             Api::Bedrock
+        } else if path.starts_with("/endpoints/") {
+            Api::SageMaker
         } else if path.ends_with("/v2/chat") || path.ends_with("/v2/embed") {
             Api::Cohere
         } else if path.contains("/models/") && path.contains(':') {
@@ -192,7 +196,7 @@ impl Api {
 }
 
 fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> Response<Body> {
-    if api == Api::Bedrock {
+    if api == Api::Bedrock || api == Api::SageMaker {
         return bedrock::error(status, message);
     }
     let body = match api {
@@ -208,7 +212,7 @@ fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> R
             json!({"error": {"message": message, "type": ty, "param": null, "code": code}})
         }
         Api::Anthropic => anthropic::error_body(status, message),
-        Api::Google | Api::Bedrock => gemini::error_body(status, message),
+        Api::Google | Api::Bedrock | Api::SageMaker => gemini::error_body(status, message),
         Api::Cohere => cohere::error_body(message),
     };
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string());
@@ -259,7 +263,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
 
     let opts = &shared.opts;
     let api = Api::of(&path);
-    if let Some(key) = opts.require_key.as_ref().filter(|_| api != Api::Bedrock) {
+    if let Some(key) = opts.require_key.as_ref().filter(|_| api != Api::Bedrock && api != Api::SageMaker) {
         let presented = match api {
             Api::OpenAi | Api::Cohere => {
                 header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).or_else(|| header_str(&req, "api-key"))
@@ -268,7 +272,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::Google => header_str(&req, "x-goog-api-key")
                 .or_else(|| header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")))
                 .or_else(|| query.split('&').find_map(|kv| kv.strip_prefix("key="))),
-            Api::Bedrock => None,
+            Api::Bedrock | Api::SageMaker => None,
         };
         if presented != Some(key.as_str()) {
             return error_response(api, 401, "Incorrect API key provided", Some("invalid_api_key"));
@@ -297,7 +301,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Err(e) => return error_response(api, 400, &format!("invalid JSON body: {e}"), None),
         }
     };
-    if api == Api::Bedrock {
+    if api == Api::Bedrock || api == Api::SageMaker {
         let path_and_query = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
         if let Err(m) = bedrock::verify_signature(method.as_str(), &path_and_query, &headers, &body_bytes, opts.aws_credentials.as_ref()) {
             return bedrock::error(403, &m);
@@ -310,6 +314,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     let model = match api {
         Api::Google => gemini::model_of(&path).to_owned(),
         Api::Bedrock => bedrock::model_of(&path),
+        Api::SageMaker => path.split('/').nth(2).unwrap_or("").to_owned(),
         _ => body.get("model").and_then(Value::as_str).unwrap_or("").to_owned(),
     };
     let wait = latency.or_else(|| magic_number(&model, "slow-").map(Duration::from_millis)).unwrap_or(opts.latency);
@@ -333,7 +338,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::OpenAi => "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
             Api::Anthropic => "prompt is too long: 9000 tokens > 8192 maximum",
             Api::Google => "The input token count (9000) exceeds the maximum number of tokens allowed (8192).",
-            Api::Bedrock => "Input is too long for requested model.",
+            Api::Bedrock | Api::SageMaker => "Input is too long for requested model.",
             Api::Cohere => "too many tokens: total number of tokens in the prompt cannot exceed 8192",
         };
         return error_response(api, 400, message, Some("context_length_exceeded"));
@@ -380,6 +385,8 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         }
         Api::Cohere if route.ends_with("/v2/chat") => return cohere::chat(&call),
         Api::Cohere => return cohere::embed(&call),
+        Api::SageMaker if route.ends_with("/invocations-response-stream") => return sagemaker::stream(&call),
+        Api::SageMaker => return error_response(api, 404, "InvokeEndpoint is served by moto in the tests; this mock streams only", None),
         Api::OpenAi => {}
     }
     match (&method, route) {
