@@ -681,21 +681,22 @@ async fn moto() -> Moto {
         bin.display()
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
-    let child = std::process::Command::new(&bin)
+    let spawned = std::process::Command::new(&bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start moto_server");
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned by the guard at once, so it is killed and reaped on every path.
+    let moto = Moto { child: spawned, url: format!("http://127.0.0.1:{port}") };
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if client.get(format!("{url}/moto-api/")).send().await.is_ok() {
-            return Moto { child, url };
+        if client.get(format!("{}/moto-api/", moto.url)).send().await.is_ok() {
+            return moto;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("moto_server did not start on {url}");
+    panic!("moto_server did not start on {}", moto.url);
 }
 
 #[tokio::test]
