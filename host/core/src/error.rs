@@ -277,7 +277,8 @@ impl GatewayError {
                     || lower.contains("prompt is too long")
                     || lower.contains("exceeds the maximum number of tokens")
                     || lower.contains("input is too long")
-                    || lower.contains("too many input tokens") =>
+                    || lower.contains("too many input tokens")
+                    || lower.contains("exceed the total tokens limit") =>
             {
                 ErrorKind::ContextWindowExceeded
             }

@@ -122,7 +122,8 @@ pub fn parse_uri(text: &str) -> Result<Uri, String> {
 }
 
 impl HttpClient {
-    /// Sends one request; the body is sent in one piece.
+    /// Sends one request; the body is sent in one piece, as JSON unless
+    /// `headers` name another content type.
     pub async fn send(
         &self,
         provider: &str,
@@ -139,7 +140,9 @@ impl HttpClient {
         for (k, v) in headers {
             h.append(k, v.clone());
         }
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if !h.contains_key(header::CONTENT_TYPE) {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         let pool = POOL.with(Client::clone);
         pool.request(req).await.map_err(|e| transport_error(provider, &e))
     }
@@ -184,7 +187,8 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub fn upstream_error(provider: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> GatewayError {
     let (message, code) = match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
-            let err = v.get("error").unwrap_or(&v);
+            // OpenAI-style `error`, IBM-style `errors: [...]`, or the body itself (AWS, Cohere).
+            let err = v.get("error").or_else(|| v.get("errors").and_then(|e| e.get(0))).unwrap_or(&v);
             let message = match err {
                 Value::String(s) => s.clone(),
                 _ => err.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| v.to_string()),

@@ -18,5 +18,6 @@ pub mod registry;
 pub mod responses;
 pub mod sagemaker;
 pub mod text_completion_openai;
+pub mod watsonx;
 
 pub use registry::{DeploymentSpec, ProviderFactory, ProviderRegistry};

@@ -19,8 +19,6 @@ use crate::registry::{DeploymentSpec, ProviderFactory};
 pub const NAMES: &[&str] = &[
     "vertex_ai",
     "vertex_ai_beta",
-    "watsonx",
-    "watsonx_text",
     "azure_ai",
     "azure_text",
     "huggingface",

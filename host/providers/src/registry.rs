@@ -83,6 +83,7 @@ impl ProviderRegistry {
         r.register(Box::new(crate::bedrock::BedrockFactory));
         r.register(Box::new(crate::cohere::CohereFactory));
         r.register(Box::new(crate::sagemaker::SageMakerFactory));
+        r.register(Box::new(crate::watsonx::WatsonxFactory));
         r.register(Box::new(crate::text_completion_openai::TextCompletionOpenAiFactory));
         r.register(Box::new(crate::not_yet_supported::NotYetSupportedFactory));
         r
@@ -181,7 +182,7 @@ mod tests {
         assert!(r.resolve("mystery-model", None).unwrap_err().contains("cannot tell the provider"));
         assert_eq!(r.resolve("anthropic/claude-3-5-haiku-20241022", None), Ok(("anthropic".into(), "claude-3-5-haiku-20241022".into())));
         assert!(r.is_implemented("anthropic"));
-        assert!(!r.is_implemented("watsonx"));
+        assert!(!r.is_implemented("vertex_ai"));
         assert!(r.is_implemented("openai"));
     }
 }

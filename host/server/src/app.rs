@@ -18,6 +18,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openai/deployments/{model}/chat/completions", post(chat::chat_completions_for))
         .route("/engines/{model}/chat/completions", post(chat::chat_completions_for))
         .route("/v1/messages", post(messages::messages))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/responses", post(responses::create))
         .route("/responses", post(responses::create))
         .route("/v1/responses/{id}", get(responses::retrieve))

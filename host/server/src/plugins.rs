@@ -102,6 +102,8 @@ pub struct Plugins {
     config_path: Option<PathBuf>,
     /// The `guardrails:` section the serving policy was built from.
     policy_source: Mutex<Value>,
+    /// One reload at a time (the watcher's and `/plugins/reload` may overlap).
+    reloading: tokio::sync::Mutex<()>,
     /// Errors of the last rejected policy change.
     policy_errors: Mutex<Vec<String>>,
     watch: Mutex<Option<tianji_plugin_host::watch::WatchGuard>>,
@@ -155,6 +157,7 @@ impl Plugins {
             control,
             config_path,
             policy_source: Mutex::new(raw_guardrails),
+            reloading: tokio::sync::Mutex::new(()),
             policy_errors: Mutex::new(Vec::new()),
             watch: Mutex::new(None),
         })
@@ -164,10 +167,16 @@ impl Plugins {
     /// section changed, validates and swaps in the new policy (an invalid
     /// change is rejected and the old policy keeps serving).
     pub async fn reload(&self) -> Value {
+        let _one_at_a_time = self.reloading.lock().await;
         let report = self.host.rescan().await;
         let mut policy = json!("unchanged");
         if let Some(path) = &self.config_path {
             match std::fs::read_to_string(path) {
+                // A config is never empty: this one is being written (truncated, not yet
+                // filled); the write's own change event reloads it once complete.
+                Ok(text) if text.trim().is_empty() => {
+                    tracing::debug!(path = %path.display(), "the config file is empty (being written?); guardrail policy unchanged");
+                }
                 Ok(text) => {
                     let raw = raw_guardrails(&text);
                     let changed = self.policy_source.lock().map(|s| *s != raw).unwrap_or(true);

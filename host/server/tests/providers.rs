@@ -753,3 +753,71 @@ async fn sagemaker_invoke_endpoint_against_moto_and_streams_against_the_mock() {
         assert!(up["headers"]["authorization"].as_str().is_some_and(|a| a.contains("/us-east-1/sagemaker/aws4_request")));
     }
 }
+
+#[tokio::test]
+async fn watsonx_exchanges_the_api_key_once_and_calls_the_chat_api() {
+    let opts = MockOptions { require_key: Some("wx-api-key".to_owned()), ..Default::default() };
+    let h = Harness::start_with(opts, |_, root| {
+        format!(
+            "model_list:\n  - model_name: granite\n    litellm_params: {{model: watsonx/ibm/granite-3-8b-instruct, api_base: \"{root}\", api_key: wx-api-key, project_id: proj-1, watsonx_iam_url: \"{root}\"}}\n  - model_name: granite-text\n    litellm_params: {{model: watsonx_text/ibm/granite-13b, api_base: \"{root}\", api_key: wx-api-key, space_id: space-9, watsonx_iam_url: \"{root}\"}}\n  - model_name: deployed\n    litellm_params: {{model: watsonx/deployment/dep-42, api_base: \"{root}\", token: wx-static-token, project_id: proj-1}}\n  - model_name: bad-key\n    litellm_params: {{model: watsonx/ibm/granite, api_base: \"{root}\", api_key: wrong, project_id: p, watsonx_iam_url: \"{root}\"}}\nrouter_settings: {{num_retries: 0}}\n"
+        )
+    })
+    .await;
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "granite", "messages": [{"role": "user", "content": "hi watson"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hi watson", "{v}");
+    let first = h.upstream();
+    assert_eq!(first["path"], "/ml/v1/text/chat");
+    assert_eq!(first["query"], "version=2024-03-13");
+    assert_eq!(first["body"]["model_id"], "ibm/granite-3-8b-instruct");
+    assert_eq!(first["body"]["project_id"], "proj-1");
+    assert!(first["body"].get("model").is_none());
+    let token = first["headers"]["authorization"].clone();
+    // The second call reuses the cached IAM token.
+    let resp = h.post("/v1/chat/completions", json!({"model": "granite", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "again"}]})).await;
+    let chunks = sse_data(&resp.text().await.expect("body"));
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "mock answer to: again");
+    assert!(chunks.iter().any(|c| c["usage"]["total_tokens"].as_u64().is_some()));
+    assert_eq!(h.upstream()["path"], "/ml/v1/text/chat_stream");
+    assert_eq!(h.upstream()["headers"]["authorization"], token, "one token exchange for both calls");
+
+    let v: Value = h
+        .post("/v1/chat/completions", json!({"model": "granite-text", "messages": [{"role": "user", "content": "complete this"}]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock generation of: complete this", "{v}");
+    assert_eq!(h.upstream()["body"]["space_id"], "space-9");
+
+    let resp = h.post("/v1/chat/completions", json!({"model": "deployed", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(h.upstream()["path"], "/ml/v1/deployments/dep-42/text/chat");
+    assert_eq!(h.upstream()["headers"]["authorization"], "Bearer wx-static-token");
+
+    let resp = h.post("/v1/chat/completions", json!({"model": "bad-key", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 400);
+    let msg = resp.json::<Value>().await.expect("json")["error"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(msg.contains("watsonx IAM token exchange failed") && msg.contains("API key could not be found"), "{msg}");
+}
+
+#[tokio::test]
+async fn count_tokens_asks_anthropic_and_estimates_elsewhere() {
+    let h = messages_harness().await;
+    let body =
+        |model: &str| json!({"model": model, "system": "sys", "messages": [{"role": "user", "content": "count these tokens please"}]});
+    let resp = h.post("/v1/messages/count_tokens", body("claude")).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.expect("json");
+    assert!(v["input_tokens"].as_u64().is_some_and(|n| n > 0), "{v}");
+    let up = h.upstream();
+    assert_eq!(up["path"], "/v1/messages/count_tokens");
+    assert!(up["body"].get("max_tokens").is_none());
+    let v: Value = h.post("/v1/messages/count_tokens", body("gpt")).await.json().await.expect("json");
+    assert_eq!(v["input_tokens"], 8, "estimated: (3 + 25 characters) / 4 = 1 + 7");
+}

@@ -142,3 +142,14 @@ fn event(v: &Value) -> Bytes {
     let name = v.get("type").and_then(Value::as_str).unwrap_or("message");
     Bytes::from(format!("event: {name}\ndata: {v}\n\n"))
 }
+
+/// `POST /v1/messages/count_tokens`: the prompt only (sampling fields are refused).
+pub(crate) fn count_tokens(call: &Call<'_>) -> Response<Body> {
+    if let Some(k) = ["max_tokens", "stream", "temperature", "stop_sequences"].iter().find(|k| call.body.get(**k).is_some()) {
+        return invalid(format!("{k}: Extra inputs are not permitted"));
+    }
+    if call.body.get("messages").and_then(Value::as_array).is_none() {
+        return invalid("messages: Field required".to_owned());
+    }
+    full(StatusCode::OK, json!({"input_tokens": prompt_tokens(call.body)}).to_string())
+}

@@ -45,6 +45,7 @@ mod cohere;
 mod gemini;
 mod responses;
 mod sagemaker;
+mod watsonx;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -175,16 +176,19 @@ enum Api {
     Bedrock,
     Cohere,
     SageMaker,
+    Watsonx,
 }
 
 impl Api {
     fn of(path: &str) -> Self {
-        if path.ends_with("/v1/messages") {
+        if path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens") {
             Api::Anthropic
         } else if path.starts_with("/model/") {
             Api::Bedrock
         } else if path.starts_with("/endpoints/") {
             Api::SageMaker
+        } else if path.starts_with("/ml/v1/") || path == "/identity/token" {
+            Api::Watsonx
         } else if path.ends_with("/v2/chat") || path.ends_with("/v2/embed") {
             Api::Cohere
         } else if path.contains("/models/") && path.contains(':') {
@@ -213,6 +217,7 @@ fn error_response(api: Api, status: u16, message: &str, code: Option<&str>) -> R
         }
         Api::Anthropic => anthropic::error_body(status, message),
         Api::Google | Api::Bedrock | Api::SageMaker => gemini::error_body(status, message),
+        Api::Watsonx => json!({"errors": [{"code": "mock_error", "message": message}], "trace": "mock", "status_code": status}),
         Api::Cohere => cohere::error_body(message),
     };
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string());
@@ -263,7 +268,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
 
     let opts = &shared.opts;
     let api = Api::of(&path);
-    if let Some(key) = opts.require_key.as_ref().filter(|_| api != Api::Bedrock && api != Api::SageMaker) {
+    if let Some(key) = opts.require_key.as_ref().filter(|_| !matches!(api, Api::Bedrock | Api::SageMaker | Api::Watsonx)) {
         let presented = match api {
             Api::OpenAi | Api::Cohere => {
                 header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).or_else(|| header_str(&req, "api-key"))
@@ -272,7 +277,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::Google => header_str(&req, "x-goog-api-key")
                 .or_else(|| header_str(&req, "authorization").and_then(|v| v.strip_prefix("Bearer ")))
                 .or_else(|| query.split('&').find_map(|kv| kv.strip_prefix("key="))),
-            Api::Bedrock | Api::SageMaker => None,
+            Api::Bedrock | Api::SageMaker | Api::Watsonx => None,
         };
         if presented != Some(key.as_str()) {
             return error_response(api, 401, "Incorrect API key provided", Some("invalid_api_key"));
@@ -293,6 +298,9 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         Ok(b) => b.to_bytes(),
         Err(_) => return error_response(api, 400, "could not read body", None),
     };
+    if path == "/identity/token" {
+        return watsonx::iam(&body_bytes, opts.require_key.as_deref());
+    }
     let body: Value = if body_bytes.is_empty() {
         Value::Null
     } else {
@@ -339,6 +347,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             Api::Anthropic => "prompt is too long: 9000 tokens > 8192 maximum",
             Api::Google => "The input token count (9000) exceeds the maximum number of tokens allowed (8192).",
             Api::Bedrock | Api::SageMaker => "Input is too long for requested model.",
+            Api::Watsonx => "the number of input tokens 9000 cannot exceed the total tokens limit 8192 for this model",
             Api::Cohere => "too many tokens: total number of tokens in the prompt cannot exceed 8192",
         };
         return error_response(api, 400, message, Some("context_length_exceeded"));
@@ -365,6 +374,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     let route = path.trim_end_matches('/');
     let call = Call { body: &body, model: &model, stream, chunks, interval, stats: shared.stats.clone() };
     match api {
+        Api::Anthropic if route.ends_with("/count_tokens") => return anthropic::count_tokens(&call),
         Api::Anthropic => return anthropic::messages(&call),
         Api::Google => {
             return match route.rsplit(':').next().unwrap_or("") {
@@ -387,6 +397,7 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         Api::Cohere => return cohere::embed(&call),
         Api::SageMaker if route.ends_with("/invocations-response-stream") => return sagemaker::stream(&call),
         Api::SageMaker => return error_response(api, 404, "InvokeEndpoint is served by moto in the tests; this mock streams only", None),
+        Api::Watsonx => return watsonx::handle(&call, route, &query, &headers),
         Api::OpenAi => {}
     }
     match (&method, route) {

@@ -77,6 +77,12 @@ pub trait Provider: Send + Sync + 'static {
         Err(unsupported(self.provider_name(), "moderations"))
     }
 
+    /// Input tokens of a chat request, counted by the provider (Anthropic's
+    /// `count_tokens`); providers without such an API answer "not supported".
+    async fn count_tokens(&self, _req: ChatRequest, _opts: &CallOptions) -> Result<u64, GatewayError> {
+        Err(unsupported(self.provider_name(), "token counting"))
+    }
+
     /// Whether the upstream serves OpenAI's Responses API itself (OpenAI,
     /// Azure); for the others the gateway translates it through chat.
     fn serves_responses(&self) -> bool {

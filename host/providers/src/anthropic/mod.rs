@@ -38,6 +38,7 @@ pub struct Anthropic {
     api_base: String,
     model: String,
     url: http::Uri,
+    count_url: http::Uri,
     headers: HeaderMap,
     default_params: Map<String, Value>,
 }
@@ -89,6 +90,27 @@ impl Provider for Anthropic {
         Ok(Reply::Parsed(response::from_anthropic(answer, translated)))
     }
 
+    async fn count_tokens(&self, req: ChatRequest, opts: &CallOptions) -> Result<u64, GatewayError> {
+        let (request, _) = request::to_anthropic(req, &self.model)?;
+        let mut body = serde_json::to_value(&request).map_err(|e| GatewayError::internal(e.to_string()))?;
+        // count_tokens takes the prompt only; sampling fields are refused there.
+        if let Some(o) = body.as_object_mut() {
+            o.retain(|k, _| matches!(k.as_str(), "model" | "messages" | "system" | "tools" | "tool_choice" | "thinking"));
+        }
+        let call = UpstreamCall {
+            client: &self.client,
+            provider: self.provider,
+            uri: &self.count_url,
+            headers: &self.headers,
+            timeout: opts.timeout,
+        };
+        let answer: Value = decode_json(self.provider, &call.bytes(json_body(&body)?).await?)?;
+        answer
+            .get("input_tokens")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| crate::http::malformed(self.provider, "count_tokens answer without input_tokens"))
+    }
+
     async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
         let (body, translated, include_usage) = self.build(req, true)?;
         let resp = self.call(opts).stream(body).await?;
@@ -113,6 +135,7 @@ impl ProviderFactory for AnthropicFactory {
             .or_else(|| spec.env.first_of(&["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"]))
             .unwrap_or_else(|| DEFAULT_BASE.to_owned());
         let url = parse_uri(&messages_url(&base))?;
+        let count_url = parse_uri(&format!("{}/count_tokens", messages_url(&base)))?;
         let mut headers = HeaderMap::new();
         match spec.params.api_key.clone().or_else(|| spec.env.first_of(&["ANTHROPIC_API_KEY"])) {
             Some(key) => {
@@ -133,6 +156,7 @@ impl ProviderFactory for AnthropicFactory {
             api_base: base.trim_end_matches('/').to_owned(),
             model: spec.upstream_model.to_owned(),
             url,
+            count_url,
             headers,
             default_params: spec.params.default_params.clone(),
         }))

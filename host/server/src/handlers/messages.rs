@@ -148,3 +148,59 @@ fn error_response(status: StatusCode, message: &str, mut headers: HeaderMap) -> 
     resp.headers_mut().extend(headers);
     resp
 }
+
+/// `POST /v1/messages/count_tokens`: the prompt's input tokens, counted by
+/// the provider where it can (Anthropic deployments), else estimated (four
+/// characters a token, tools and system prompt included).
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<JsonBody<Value>, ApiError>,
+) -> Response {
+    let started = std::time::Instant::now();
+    let mut body = match body {
+        Ok(JsonBody(b)) => b,
+        Err(e) => return anthropic_error(e.into_response()).await,
+    };
+    // count_tokens takes no max_tokens; the shared request type wants one.
+    if let Some(o) = body.as_object_mut() {
+        o.entry("max_tokens").or_insert(Value::from(1));
+    }
+    let converted = serde_json::from_value::<MessagesRequest>(body)
+        .map_err(|e| tianji_core::GatewayError::bad_request(format!("Invalid request body: {e}"), None))
+        .and_then(request_to_openai);
+    let mut req = match converted {
+        Ok(r) => r,
+        Err(e) => return anthropic_error(ApiError::from(e).into_response()).await,
+    };
+    let extracted = match crate::controls::extract(&caller, &mut req.extra, &headers, &req.model, tianji_core::CallType::Completion, None) {
+        Ok(x) => x,
+        Err(e) => return anthropic_error(ApiError::from(e).into_response()).await,
+    };
+    let model = req.model.clone();
+    let req = std::sync::Arc::new(req);
+    let resp = super::run_json(&state, "/v1/messages/count_tokens", &model, &extracted, started, |a: tianji_router::Attempt| {
+        let req = req.clone();
+        async move {
+            let mut r = (*req).clone();
+            r.model.clone_from(&a.model);
+            let tokens = match a.provider.count_tokens(r.clone(), &a.opts).await {
+                Ok(n) => n,
+                Err(e) if e.kind == tianji_core::ErrorKind::NotSupported => estimate(&r),
+                Err(e) => return Err(e),
+            };
+            Ok(tianji_core::types::Reply::Parsed(serde_json::json!({ "input_tokens": tokens })))
+        }
+    })
+    .await;
+    if resp.status() != StatusCode::OK { anthropic_error(resp).await } else { resp }
+}
+
+/// Four characters a token over the messages, tools and system prompt.
+fn estimate(req: &tianji_core::types::ChatRequest) -> u64 {
+    use tianji_core::types::estimate_tokens;
+    let messages: u64 = req.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum();
+    let tools = req.tools.as_ref().map(|t| estimate_tokens(&serde_json::to_string(t).unwrap_or_default())).unwrap_or(0);
+    messages + tools
+}
