@@ -18,12 +18,13 @@ use serde_json::{Map, Value, json};
 use tianji_core::GatewayError;
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
 use tianji_core::types::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, Delta, EmbeddingRequest, EmbeddingResponse, FunctionCall, Message,
-    Reply, ToolCall, Usage, unix_now,
+    ChatChunk, ChatRequest, ChatResponse, Choice, Content, Delta, EmbeddingRequest, EmbeddingResponse, FunctionCall, Message, Reply,
+    ToolCall, Usage, unix_now,
 };
 
 use crate::http::{HttpClient, StreamTranslator, UpstreamCall, decode_json, json_body, malformed, parse_uri, sse_events, translate_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
+use crate::translate::StreamHead;
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://api.cohere.com";
@@ -116,13 +117,7 @@ pub fn to_cohere(req: ChatRequest, model: &str) -> Result<Value, GatewayError> {
     put("temperature", req.temperature.map(Value::from));
     put("p", req.top_p.map(Value::from));
     put("max_tokens", req.max_completion_tokens.or(req.max_tokens).map(Value::from));
-    put(
-        "stop_sequences",
-        match req.stop {
-            Some(Value::String(s)) => Some(json!([s])),
-            other => other.filter(|v| !v.is_null()),
-        },
-    );
+    put("stop_sequences", crate::translate::stop_list(req.stop)?.map(Value::Array));
     put("tools", req.tools.map(|t| serde_json::to_value(t).unwrap_or(Value::Null)));
     put(
         "tool_choice",
@@ -213,28 +208,13 @@ pub fn from_cohere(resp: &Value, model: &str) -> Result<ChatResponse, GatewayErr
 
 /// Cohere stream events → chat chunks.
 pub struct CohereStream {
-    model: String,
     include_usage: bool,
-    id: String,
-    created: u64,
+    head: StreamHead,
 }
 
 impl CohereStream {
-    fn chunk(&self, delta: Delta, finish: Option<&str>, usage: Option<Usage>) -> Reply<ChatChunk> {
-        let choices = if usage.is_some() {
-            Vec::new()
-        } else {
-            vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(str::to_owned), extra: Map::new() }]
-        };
-        Reply::Parsed(ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices,
-            usage,
-            extra: Map::new(),
-        })
+    fn chunk(&self, delta: Delta, finish: Option<&str>) -> Reply<ChatChunk> {
+        self.head.delta(delta, finish)
     }
 }
 
@@ -251,22 +231,18 @@ impl StreamTranslator<eventsource_stream::Event> for CohereStream {
         match v.get("type").and_then(Value::as_str).unwrap_or("") {
             "message-start" => {
                 if let Some(id) = v.get("id").and_then(Value::as_str) {
-                    self.id = id.to_owned();
+                    self.head.id = id.to_owned();
                 }
-                out.push_back(self.chunk(
-                    Delta { role: Some("assistant".to_owned()), content: Some(String::new()), ..Default::default() },
-                    None,
-                    None,
-                ));
+                out.push_back(self.head.role());
             }
             "content-delta" => {
                 let text = d.and_then(|m| m.pointer("/content/text")).and_then(Value::as_str).unwrap_or("").to_owned();
-                out.push_back(self.chunk(Delta { content: Some(text), ..Default::default() }, None, None));
+                out.push_back(self.chunk(Delta { content: Some(text), ..Default::default() }, None));
             }
             "tool-plan-delta" => {
                 let mut delta = Delta::default();
                 delta.extra.insert("reasoning_content".to_owned(), d.and_then(|m| m.get("tool_plan")).cloned().unwrap_or(json!("")));
-                out.push_back(self.chunk(delta, None, None));
+                out.push_back(self.chunk(delta, None));
             }
             "tool-call-start" | "tool-call-delta" => {
                 let tc = d.and_then(|m| m.get("tool_calls")).ok_or_else(|| malformed(PROVIDER, "tool-call event without tool_calls"))?;
@@ -279,16 +255,16 @@ impl StreamTranslator<eventsource_stream::Event> for CohereStream {
                     },
                     index: Some(index),
                 };
-                out.push_back(self.chunk(Delta { tool_calls: Some(vec![call]), ..Default::default() }, None, None));
+                out.push_back(self.chunk(Delta { tool_calls: Some(vec![call]), ..Default::default() }, None));
             }
             "content-start" | "content-end" | "tool-call-end" | "citation-start" | "citation-end" | "debug" => {}
             "message-end" => {
                 let reason = v.pointer("/delta/finish_reason").and_then(Value::as_str).unwrap_or("COMPLETE");
-                out.push_back(self.chunk(Delta::default(), Some(finish_reason(reason)), None));
+                out.push_back(self.chunk(Delta::default(), Some(finish_reason(reason))));
                 if self.include_usage
                     && let Some(u) = v.pointer("/delta/usage")
                 {
-                    out.push_back(self.chunk(Delta::default(), None, Some(usage(u))));
+                    out.push_back(self.head.usage(usage(u)));
                 }
                 return Ok(true);
             }
@@ -336,7 +312,7 @@ impl Provider for Cohere {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
         let body = json_body(&to_cohere(req, &self.model)?)?;
         let resp = self.call(&self.chat_url, opts).stream(body).await?;
-        let translator = CohereStream { model: self.model.clone(), include_usage, id: String::new(), created: unix_now() };
+        let translator = CohereStream { include_usage, head: StreamHead::new(String::new(), &self.model) };
         Ok(translate_stream(PROVIDER, sse_events(resp), opts.timeout, translator).boxed())
     }
 
@@ -353,16 +329,8 @@ impl Provider for Cohere {
             .pointer("/embeddings/float")
             .and_then(Value::as_array)
             .ok_or_else(|| malformed(PROVIDER, "the answer has no embeddings.float"))?;
-        let data = vectors.iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect();
         let prompt = answer.pointer("/meta/billed_units/input_tokens").and_then(Value::as_f64).unwrap_or(0.0) as u64;
-        let usage = Usage { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt, extra: Map::new() };
-        Ok(Reply::Parsed(EmbeddingResponse {
-            object: "list".to_owned(),
-            data,
-            model: self.model.clone(),
-            usage: Some(usage),
-            extra: Map::new(),
-        }))
+        Ok(Reply::Parsed(crate::translate::embedding_response(vectors, &self.model, prompt)))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod registry;
 pub mod responses;
 pub mod sagemaker;
 pub mod text_completion_openai;
+pub mod translate;
 pub mod watsonx;
 
 pub use registry::{DeploymentSpec, ProviderFactory, ProviderRegistry};

@@ -22,13 +22,12 @@ use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 use tianji_core::GatewayError;
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
-use tianji_core::types::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Message, Reply, Usage, estimate_tokens, unix_now,
-};
+use tianji_core::types::{ChatChunk, ChatRequest, ChatResponse, Choice, Delta, Message, Reply, Usage, estimate_tokens, unix_now};
 
 use crate::aws::{AWS_PARAMS, AwsSigner, EventMessage, encode_path_segment, event_stream_messages};
 use crate::http::{HttpClient, StreamTranslator, UpstreamCall, json_body, malformed, parse_uri, translate_stream, upstream_error};
 use crate::registry::{DeploymentSpec, ProviderFactory};
+use crate::translate::StreamHead;
 
 /// Which body shape the endpoint takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,14 +85,8 @@ fn text_generation_body(req: &ChatRequest) -> Value {
     if let Some(p) = req.top_p {
         params.insert("top_p".to_owned(), json!(p));
     }
-    match &req.stop {
-        Some(Value::String(s)) => {
-            params.insert("stop".to_owned(), json!([s]));
-        }
-        Some(Value::Array(a)) => {
-            params.insert("stop".to_owned(), Value::Array(a.clone()));
-        }
-        _ => {}
+    if let Ok(Some(stop)) = crate::translate::stop_list(req.stop.clone()) {
+        params.insert("stop".to_owned(), Value::Array(stop));
     }
     for k in ["top_k", "seed"] {
         if let Some(v) = req.extra.get(k) {
@@ -138,26 +131,17 @@ fn chat_of(text: String, prompt_tokens: u64, model: &str) -> ChatResponse {
 pub struct PayloadLines {
     provider: &'static str,
     shape: Shape,
-    model: String,
     include_usage: bool,
     prompt_tokens: u64,
     buffer: String,
-    id: String,
+    head: StreamHead,
     started: bool,
     text: String,
 }
 
 impl PayloadLines {
     fn chunk(&self, delta: Delta, finish: Option<&str>) -> Reply<ChatChunk> {
-        Reply::Parsed(ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: unix_now(),
-            model: self.model.clone(),
-            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(str::to_owned), extra: Map::new() }],
-            usage: None,
-            extra: Map::new(),
-        })
+        self.head.delta(delta, finish)
     }
 
     /// One `data:` line; `true` at the end of the answer.
@@ -177,9 +161,7 @@ impl PayloadLines {
         }
         if !self.started {
             self.started = true;
-            out.push_back(
-                self.chunk(Delta { role: Some("assistant".to_owned()), content: Some(String::new()), ..Default::default() }, None),
-            );
+            out.push_back(self.head.role());
         }
         if let Some(token) = v.get("token").filter(|t| t.get("special").and_then(Value::as_bool) != Some(true))
             && let Some(t) = token.get("text").and_then(Value::as_str)
@@ -195,15 +177,7 @@ impl PayloadLines {
             out.push_back(self.chunk(Delta::default(), Some(finish)));
             if self.include_usage {
                 let usage = Usage::new(self.prompt_tokens, estimate_tokens(&self.text));
-                out.push_back(Reply::Parsed(ChatChunk {
-                    id: self.id.clone(),
-                    object: "chat.completion.chunk".to_owned(),
-                    created: unix_now(),
-                    model: self.model.clone(),
-                    choices: Vec::new(),
-                    usage: Some(usage),
-                    extra: Map::new(),
-                }));
+                out.push_back(self.head.usage(usage));
             }
             return Ok(true);
         }
@@ -326,11 +300,10 @@ impl Provider for SageMaker {
         let lines = PayloadLines {
             provider: self.provider,
             shape: self.shape,
-            model: self.endpoint_name.clone(),
             include_usage,
             prompt_tokens,
             buffer: String::new(),
-            id: format!("chatcmpl-{:016x}", fastrand::u64(..)),
+            head: StreamHead::new(format!("chatcmpl-{:016x}", fastrand::u64(..)), &self.endpoint_name),
             started: false,
             text: String::new(),
         };
@@ -397,11 +370,10 @@ mod tests {
         let mut lines = PayloadLines {
             provider: "sagemaker",
             shape: Shape::TextGeneration,
-            model: "ep".into(),
             include_usage: true,
             prompt_tokens: 3,
             buffer: String::new(),
-            id: "x".into(),
+            head: StreamHead::new("x".into(), "ep"),
             started: false,
             text: String::new(),
         };

@@ -140,8 +140,8 @@ impl Watsonx {
         if let Some(p) = req.top_p {
             params.insert("top_p".to_owned(), json!(p));
         }
-        if let Some(stop) = req.stop {
-            params.insert("stop_sequences".to_owned(), if stop.is_string() { json!([stop]) } else { stop });
+        if let Some(stop) = crate::translate::stop_list(req.stop)? {
+            params.insert("stop_sequences".to_owned(), Value::Array(stop));
         }
         let mut body = json!({"input": prompt, "parameters": params});
         if let Some(id) = &self.model_id {

@@ -272,19 +272,10 @@ fn part_block(p: ContentPart, i: usize, j: usize) -> Result<Option<Block>, Gatew
 
 /// A data URL → a base64 source; any other URL → a URL source.
 fn media_source(url: &str, i: usize, j: usize) -> Result<Value, GatewayError> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or_else(|| {
-            GatewayError::bad_request(
-                "malformed data URL (expected data:<type>;base64,<data>)",
-                Some(&format!("messages[{i}].content[{j}]")),
-            )
-        })?;
-        let media_type = meta.strip_suffix(";base64").ok_or_else(|| {
-            GatewayError::bad_request("only base64 data URLs are supported", Some(&format!("messages[{i}].content[{j}]")))
-        })?;
-        return Ok(json!({"type": "base64", "media_type": media_type, "data": data}));
-    }
-    Ok(json!({"type": "url", "url": url}))
+    Ok(match crate::translate::data_url(url, || format!("messages[{i}].content[{j}]"))? {
+        Some((media_type, data)) => json!({"type": "base64", "media_type": media_type, "data": data}),
+        None => json!({"type": "url", "url": url}),
+    })
 }
 
 /// An assistant turn: thinking blocks (kept for extended thinking with tools), text, tool uses.
@@ -302,16 +293,8 @@ fn assistant_blocks(m: Message, i: usize) -> Result<Vec<Block>, GatewayError> {
     let msg = Message { role: m.role, content: m.content, extra, ..Default::default() };
     blocks.extend(blocks_of(msg, i)?.into_iter().filter(|b| b.kind != "text" || b.text.as_deref().is_some_and(|t| !t.is_empty())));
     for (k, call) in tool_calls.unwrap_or_default().into_iter().enumerate() {
-        let input: Value = if call.function.arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&call.function.arguments).map_err(|e| {
-                GatewayError::bad_request(
-                    format!("tool call arguments are not JSON: {e}"),
-                    Some(&format!("messages[{i}].tool_calls[{k}].function.arguments")),
-                )
-            })?
-        };
+        let input =
+            crate::translate::tool_arguments(&call.function.arguments, || format!("messages[{i}].tool_calls[{k}].function.arguments"))?;
         blocks.push(Block {
             kind: "tool_use".to_owned(),
             id: Some(call.id.unwrap_or_else(|| format!("toolu_{i}_{k}"))),

@@ -10,14 +10,14 @@
 
 use std::collections::VecDeque;
 
-use serde_json::Map;
 use tianji_core::GatewayError;
-use tianji_core::types::{ChatChunk, ChunkChoice, Delta, FunctionCall, Reply, ToolCall, unix_now};
+use tianji_core::types::{ChatChunk, Delta, FunctionCall, Reply, ToolCall};
 
 use super::request::{JSON_TOOL, Translated};
 use super::response::{finish_reason, usage};
 use super::wire::{self, StreamEvent};
 use crate::http::{StreamTranslator, malformed, upstream_error};
+use crate::translate::StreamHead;
 
 /// What a content block became on the OpenAI side.
 #[derive(Debug, Clone, Copy)]
@@ -36,9 +36,7 @@ pub struct AnthropicStream {
     provider: String,
     translated: Translated,
     include_usage: bool,
-    id: String,
-    model: String,
-    created: u64,
+    head: StreamHead,
     started: bool,
     blocks: Vec<(u32, BlockKind)>,
     tools: u32,
@@ -52,9 +50,7 @@ impl AnthropicStream {
             provider: provider.to_owned(),
             translated,
             include_usage,
-            id: String::new(),
-            model: String::new(),
-            created: unix_now(),
+            head: StreamHead::new(String::new(), ""),
             started: false,
             blocks: Vec::new(),
             tools: 0,
@@ -63,15 +59,7 @@ impl AnthropicStream {
     }
 
     fn chunk(&self, delta: Delta, finish: Option<&str>) -> Reply<ChatChunk> {
-        Reply::Parsed(ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(str::to_owned), extra: Map::new() }],
-            usage: None,
-            extra: Map::new(),
-        })
+        self.head.delta(delta, finish)
     }
 
     fn kind_of(&self, index: u32) -> BlockKind {
@@ -97,12 +85,10 @@ impl StreamTranslator<eventsource_stream::Event> for AnthropicStream {
         match event {
             StreamEvent::MessageStart { message } => {
                 self.started = true;
-                self.id = message.id;
-                self.model = message.model;
+                self.head.id = message.id;
+                self.head.model = message.model;
                 self.usage = message.usage;
-                out.push_back(
-                    self.chunk(Delta { role: Some("assistant".to_owned()), content: Some(String::new()), ..Default::default() }, None),
-                );
+                out.push_back(self.head.role());
             }
             StreamEvent::ContentBlockStart { index, content_block } => {
                 let kind = match content_block.kind.as_str() {
@@ -179,15 +165,7 @@ impl StreamTranslator<eventsource_stream::Event> for AnthropicStream {
             }
             StreamEvent::MessageStop => {
                 if self.include_usage {
-                    out.push_back(Reply::Parsed(ChatChunk {
-                        id: self.id.clone(),
-                        object: "chat.completion.chunk".to_owned(),
-                        created: self.created,
-                        model: self.model.clone(),
-                        choices: Vec::new(),
-                        usage: Some(usage(&self.usage)),
-                        extra: Map::new(),
-                    }));
+                    out.push_back(self.head.usage(usage(&self.usage)));
                 }
                 return Ok(true);
             }

@@ -19,7 +19,7 @@ use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
-use tianji_core::types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Reply, Usage};
+use tianji_core::types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Reply};
 use tianji_core::{ErrorKind, GatewayError};
 
 use crate::aws::{AWS_PARAMS, AwsSigner, encode_path_segment, event_stream_messages};
@@ -90,13 +90,7 @@ impl Provider for Bedrock {
     }
 
     async fn embedding(&self, req: EmbeddingRequest, opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {
-        let texts: Vec<String> = match &req.input {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().ok_or_else(|| {
-                GatewayError::bad_request("bedrock embeddings take text input (a string or a list of strings)", Some("input"))
-            })?,
-            _ => return Err(GatewayError::bad_request("input must be a string or a list of strings", Some("input"))),
-        };
+        let texts = crate::translate::embedding_texts(&req.input, PROVIDER)?;
         let cohere = self.model.starts_with("cohere.");
         if !cohere && !self.model.starts_with("amazon.titan-embed") {
             return Err(GatewayError::not_supported(format!(
@@ -134,9 +128,7 @@ impl Provider for Bedrock {
                 prompt_tokens += answer.get("inputTextTokenCount").and_then(Value::as_u64).unwrap_or(0);
                 answer.get("embedding").cloned().into_iter().collect()
             };
-            for v in vectors {
-                data.push(json!({"object": "embedding", "index": data.len(), "embedding": v}));
-            }
+            data.extend(vectors);
         }
         if data.len() != texts.len() {
             return Err(GatewayError::new(
@@ -149,14 +141,7 @@ impl Provider for Bedrock {
         if prompt_tokens == 0 {
             prompt_tokens = texts.iter().map(|t| tianji_core::types::estimate_tokens(t)).sum();
         }
-        let usage = Usage { prompt_tokens, completion_tokens: 0, total_tokens: prompt_tokens, extra: Map::new() };
-        Ok(Reply::Parsed(EmbeddingResponse {
-            object: "list".to_owned(),
-            data,
-            model: self.model.clone(),
-            usage: Some(usage),
-            extra: Map::new(),
-        }))
+        Ok(Reply::Parsed(crate::translate::embedding_response(&data, &self.model, prompt_tokens)))
     }
 }
 

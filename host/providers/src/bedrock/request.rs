@@ -41,16 +41,9 @@ pub fn to_converse(req: ChatRequest) -> Result<Value, GatewayError> {
             "assistant" => {
                 let mut blocks: Vec<Value> = blocks_of(&m, i)?.into_iter().filter(|b| b.get("text").is_none_or(|t| t != "")).collect();
                 for (k, call) in m.tool_calls.iter().flatten().enumerate() {
-                    let input: Value = if call.function.arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&call.function.arguments).map_err(|e| {
-                            GatewayError::bad_request(
-                                format!("tool call arguments are not JSON: {e}"),
-                                Some(&format!("messages[{i}].tool_calls[{k}].function.arguments")),
-                            )
-                        })?
-                    };
+                    let input = crate::translate::tool_arguments(&call.function.arguments, || {
+                        format!("messages[{i}].tool_calls[{k}].function.arguments")
+                    })?;
                     blocks.push(json!({"toolUse": {"toolUseId": call.id.clone().unwrap_or_else(|| format!("tooluse_{i}_{k}")),
                         "name": call.function.name.clone().unwrap_or_default(), "input": input}}));
                 }
@@ -96,15 +89,8 @@ pub fn to_converse(req: ChatRequest) -> Result<Value, GatewayError> {
     if let Some(p) = req.top_p {
         inference.insert("topP".to_owned(), json!(p));
     }
-    match req.stop {
-        Some(Value::String(s)) => {
-            inference.insert("stopSequences".to_owned(), json!([s]));
-        }
-        Some(Value::Array(a)) => {
-            inference.insert("stopSequences".to_owned(), Value::Array(a));
-        }
-        Some(Value::Null) | None => {}
-        Some(_) => return Err(GatewayError::bad_request("stop must be a string or a list of strings", Some("stop"))),
+    if let Some(stop) = crate::translate::stop_list(req.stop)? {
+        inference.insert("stopSequences".to_owned(), Value::Array(stop));
     }
     if !inference.is_empty() {
         body.insert("inferenceConfig".to_owned(), Value::Object(inference));
@@ -220,15 +206,13 @@ fn blocks_of(m: &Message, i: usize) -> Result<Vec<Value>, GatewayError> {
 
 /// `data:<mime>;base64,<data>` → (mime, data); Converse takes media inline only.
 fn data_url(url: &str, i: usize, j: usize) -> Result<(&str, &str), GatewayError> {
-    url.strip_prefix("data:")
-        .and_then(|rest| rest.split_once(','))
-        .map(|(meta, data)| (meta.strip_suffix(";base64").unwrap_or(meta), data))
-        .ok_or_else(|| {
-            GatewayError::bad_request(
-                "bedrock takes images and documents inline: pass a data:<type>;base64,... URL (fetching URLs is not supported yet)",
-                Some(&format!("messages[{i}].content[{j}]")),
-            )
-        })
+    let at = || format!("messages[{i}].content[{j}]");
+    crate::translate::data_url(url, at)?.ok_or_else(|| {
+        GatewayError::bad_request(
+            "bedrock takes images and documents inline: pass a data:<type>;base64,... URL (fetching URLs is not supported yet)",
+            Some(&at()),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -8,21 +8,20 @@
 
 use std::collections::VecDeque;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tianji_core::GatewayError;
-use tianji_core::types::{ChatChunk, ChunkChoice, Delta, FunctionCall, Reply, ToolCall, unix_now};
+use tianji_core::types::{ChatChunk, Delta, FunctionCall, Reply, ToolCall};
 
 use super::response::{finish_reason, usage};
 use crate::aws::EventMessage;
 use crate::http::{StreamTranslator, malformed, upstream_error};
+use crate::translate::StreamHead;
 
 /// Translates one ConverseStream.
 pub struct ConverseStream {
     provider: String,
-    model: String,
     include_usage: bool,
-    id: String,
-    created: u64,
+    head: StreamHead,
     stopped: bool,
     tools: Vec<(u64, u32)>,
 }
@@ -32,25 +31,15 @@ impl ConverseStream {
     pub fn new(provider: &str, model: &str, include_usage: bool) -> Self {
         Self {
             provider: provider.to_owned(),
-            model: model.to_owned(),
             include_usage,
-            id: format!("chatcmpl-{:016x}", fastrand::u64(..)),
-            created: unix_now(),
+            head: StreamHead::new(format!("chatcmpl-{:016x}", fastrand::u64(..)), model),
             stopped: false,
             tools: Vec::new(),
         }
     }
 
     fn chunk(&self, delta: Delta, finish: Option<&str>) -> Reply<ChatChunk> {
-        Reply::Parsed(ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(str::to_owned), extra: Map::new() }],
-            usage: None,
-            extra: Map::new(),
-        })
+        self.head.delta(delta, finish)
     }
 }
 
@@ -81,9 +70,7 @@ impl StreamTranslator<EventMessage> for ConverseStream {
         let index = v.get("contentBlockIndex").and_then(Value::as_u64).unwrap_or(0);
         match msg.name.as_str() {
             "messageStart" => {
-                out.push_back(
-                    self.chunk(Delta { role: Some("assistant".to_owned()), content: Some(String::new()), ..Default::default() }, None),
-                );
+                out.push_back(self.head.role());
             }
             "contentBlockStart" => {
                 if let Some(tu) = v.pointer("/start/toolUse") {
@@ -132,15 +119,7 @@ impl StreamTranslator<EventMessage> for ConverseStream {
                 if self.include_usage
                     && let Some(u) = v.get("usage")
                 {
-                    out.push_back(Reply::Parsed(ChatChunk {
-                        id: self.id.clone(),
-                        object: "chat.completion.chunk".to_owned(),
-                        created: self.created,
-                        model: self.model.clone(),
-                        choices: Vec::new(),
-                        usage: Some(usage(u)),
-                        extra: Map::new(),
-                    }));
+                    out.push_back(self.head.usage(usage(u)));
                 }
                 return Ok(true);
             }

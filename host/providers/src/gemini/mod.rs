@@ -18,7 +18,7 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
-use tianji_core::types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Reply, Usage, estimate_tokens};
+use tianji_core::types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Reply, estimate_tokens};
 use tianji_core::{ErrorKind, GatewayError};
 
 use crate::http::{HttpClient, UpstreamCall, decode_json, json_body, parse_uri, sse_events, translate_stream};
@@ -146,16 +146,7 @@ impl Provider for GenerateContent {
     }
 
     async fn embedding(&self, req: EmbeddingRequest, opts: &CallOptions) -> Result<Reply<EmbeddingResponse>, GatewayError> {
-        let texts: Vec<String> = match &req.input {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().ok_or_else(|| {
-                GatewayError::bad_request(
-                    format!("{} embeddings take text input (a string or a list of strings)", self.provider),
-                    Some("input"),
-                )
-            })?,
-            _ => return Err(GatewayError::bad_request("input must be a string or a list of strings", Some("input"))),
-        };
+        let texts = crate::translate::embedding_texts(&req.input, self.provider)?;
         let dims = req.extra.get("dimensions").and_then(Value::as_u64);
         let body = match self.endpoints.embed_style {
             EmbedStyle::BatchEmbedContents => {
@@ -207,16 +198,8 @@ impl Provider for GenerateContent {
             .with_status(http::StatusCode::BAD_GATEWAY)
             .with_provider(self.provider));
         }
-        let data = vectors.into_iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect();
         let prompt: u64 = texts.iter().map(|t| estimate_tokens(t)).sum();
-        let usage = Usage { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt, extra: Map::new() };
-        Ok(Reply::Parsed(EmbeddingResponse {
-            object: "list".to_owned(),
-            data,
-            model: self.model.clone(),
-            usage: Some(usage),
-            extra: Map::new(),
-        }))
+        Ok(Reply::Parsed(crate::translate::embedding_response(vectors, &self.model, prompt)))
     }
 }
 

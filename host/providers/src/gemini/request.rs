@@ -52,16 +52,9 @@ pub fn to_gemini(req: ChatRequest) -> Result<GenerateRequest, GatewayError> {
                 parts.retain(|p| p.text.as_deref().is_none_or(|t| !t.is_empty()));
                 for (k, call) in m.tool_calls.iter().flatten().enumerate() {
                     let name = call.function.name.clone().unwrap_or_default();
-                    let args: Value = if call.function.arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&call.function.arguments).map_err(|e| {
-                            GatewayError::bad_request(
-                                format!("tool call arguments are not JSON: {e}"),
-                                Some(&format!("messages[{i}].tool_calls[{k}].function.arguments")),
-                            )
-                        })?
-                    };
+                    let args = crate::translate::tool_arguments(&call.function.arguments, || {
+                        format!("messages[{i}].tool_calls[{k}].function.arguments")
+                    })?;
                     if let Some(id) = &call.id {
                         call_names.insert(id.clone(), name.clone());
                     }
@@ -116,15 +109,7 @@ pub fn to_gemini(req: ChatRequest) -> Result<GenerateRequest, GatewayError> {
     set("topP", req.top_p.map(Value::from));
     set("maxOutputTokens", req.max_completion_tokens.or(req.max_tokens).map(Value::from));
     set("candidateCount", req.n.filter(|n| *n > 1).map(Value::from));
-    set(
-        "stopSequences",
-        match req.stop {
-            Some(Value::String(s)) => Some(json!([s])),
-            Some(Value::Array(a)) => Some(Value::Array(a)),
-            Some(Value::Null) | None => None,
-            Some(_) => return Err(GatewayError::bad_request("stop must be a string or a list of strings", Some("stop"))),
-        },
-    );
+    set("stopSequences", crate::translate::stop_list(req.stop)?.map(Value::Array));
     let mut extra = req.extra;
     for (from, to) in [
         ("top_k", "topK"),
@@ -254,14 +239,7 @@ fn parts_of(m: &Message, i: usize) -> Result<Vec<Part>, GatewayError> {
 
 /// A data URL → inline data; any other URL → file data with a MIME type guessed from its extension.
 fn media_part(url: &str, i: usize, j: usize) -> Result<Part, GatewayError> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or_else(|| {
-            GatewayError::bad_request(
-                "malformed data URL (expected data:<type>;base64,<data>)",
-                Some(&format!("messages[{i}].content[{j}]")),
-            )
-        })?;
-        let mime = meta.strip_suffix(";base64").unwrap_or(meta);
+    if let Some((mime, data)) = crate::translate::data_url(url, || format!("messages[{i}].content[{j}]"))? {
         return Ok(Part { inline_data: Some(json!({"mimeType": mime, "data": data})), ..Default::default() });
     }
     if url.is_empty() {

@@ -9,19 +9,18 @@ use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 use tianji_core::GatewayError;
-use tianji_core::types::{ChatChunk, ChunkChoice, Delta, Reply, unix_now};
+use tianji_core::types::{ChatChunk, ChunkChoice, Delta, Reply};
 
 use super::response::{finish_reason, tool_call, usage};
 use super::wire::{GenerateResponse, UsageMetadata};
 use crate::http::{StreamTranslator, malformed, upstream_error};
+use crate::translate::StreamHead;
 
 /// Translates one Gemini stream.
 pub struct GeminiStream {
     provider: String,
-    model: String,
     include_usage: bool,
-    id: String,
-    created: u64,
+    head: StreamHead,
     started: bool,
     tools: u32,
     finished: bool,
@@ -33,27 +32,13 @@ impl GeminiStream {
     pub fn new(provider: &str, model: &str, include_usage: bool) -> Self {
         Self {
             provider: provider.to_owned(),
-            model: model.to_owned(),
             include_usage,
-            id: String::new(),
-            created: unix_now(),
+            head: StreamHead::new(String::new(), model),
             started: false,
             tools: 0,
             finished: false,
             usage: None,
         }
-    }
-
-    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<tianji_core::types::Usage>) -> Reply<ChatChunk> {
-        Reply::Parsed(ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices,
-            usage,
-            extra: Map::new(),
-        })
     }
 }
 
@@ -81,17 +66,12 @@ impl StreamTranslator<eventsource_stream::Event> for GeminiStream {
             serde_json::from_str(data).map_err(|e| malformed(&self.provider, format!("stream event {data:.200}: {e}")))?;
         if !self.started {
             self.started = true;
-            self.id = resp.response_id.as_ref().map(|r| format!("chatcmpl-{r}")).unwrap_or_else(|| format!("chatcmpl-{}", self.created));
+            self.head.id =
+                resp.response_id.as_ref().map(|r| format!("chatcmpl-{r}")).unwrap_or_else(|| format!("chatcmpl-{}", self.head.created));
             if let Some(v) = &resp.model_version {
-                self.model.clone_from(v);
+                self.head.model.clone_from(v);
             }
-            let first = ChunkChoice {
-                index: 0,
-                delta: Delta { role: Some("assistant".to_owned()), content: Some(String::new()), ..Default::default() },
-                finish_reason: None,
-                extra: Map::new(),
-            };
-            out.push_back(self.chunk(vec![first], None));
+            out.push_back(self.head.role());
         }
         if resp.usage_metadata.is_some() {
             self.usage = resp.usage_metadata;
@@ -100,7 +80,7 @@ impl StreamTranslator<eventsource_stream::Event> for GeminiStream {
             self.finished = true;
             let choice =
                 ChunkChoice { index: 0, delta: Delta::default(), finish_reason: Some("content_filter".to_owned()), extra: Map::new() };
-            out.push_back(self.chunk(vec![choice], None));
+            out.push_back(self.head.choices(vec![choice]));
         }
         for (i, cand) in resp.candidates.into_iter().enumerate() {
             let index = cand.index.unwrap_or(i as u32);
@@ -127,13 +107,13 @@ impl StreamTranslator<eventsource_stream::Event> for GeminiStream {
             }
             let has_delta = delta.content.is_some() || delta.tool_calls.is_some() || !delta.extra.is_empty();
             if has_delta {
-                out.push_back(self.chunk(vec![ChunkChoice { index, delta, finish_reason: None, extra: Map::new() }], None));
+                out.push_back(self.head.choices(vec![ChunkChoice { index, delta, finish_reason: None, extra: Map::new() }]));
             }
             if let Some(reason) = cand.finish_reason {
                 self.finished = true;
                 let finish = finish_reason(&reason, self.tools > 0);
                 let choice = ChunkChoice { index, delta: Delta::default(), finish_reason: Some(finish.to_owned()), extra: Map::new() };
-                out.push_back(self.chunk(vec![choice], None));
+                out.push_back(self.head.choices(vec![choice]));
             }
         }
         Ok(false)
@@ -146,7 +126,7 @@ impl StreamTranslator<eventsource_stream::Event> for GeminiStream {
         if self.include_usage
             && let Some(u) = &self.usage
         {
-            out.push_back(self.chunk(Vec::new(), Some(usage(u))));
+            out.push_back(self.head.usage(usage(u)));
         }
         Ok(())
     }
