@@ -102,3 +102,37 @@ impl StreamHead {
         r
     }
 }
+
+/// OpenAI's `tool_choice`, parsed once for the adapters to map.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolChoice {
+    /// `"auto"`: the model decides.
+    Auto,
+    /// `"required"`: some tool must be called.
+    Required,
+    /// `"none"`: no tool may be called.
+    None,
+    /// `{"type": "function", "function": {"name"}}`: this tool must be called.
+    Function(String),
+}
+
+impl ToolChoice {
+    /// Parses `tool_choice` (absent or `null` is `None`), or a 400 naming it.
+    pub fn parse(choice: Option<&Value>) -> Result<Option<ToolChoice>, GatewayError> {
+        let bad = |m: String| GatewayError::bad_request(m, Some("tool_choice"));
+        Ok(Some(match choice {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) => match s.as_str() {
+                "auto" => ToolChoice::Auto,
+                "required" => ToolChoice::Required,
+                "none" => ToolChoice::None,
+                other => return Err(bad(format!("unknown tool_choice '{other}'"))),
+            },
+            Some(Value::Object(o)) => match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
+                Some(name) => ToolChoice::Function(name.to_owned()),
+                None => return Err(bad("tool_choice must name a function".to_owned())),
+            },
+            Some(_) => return Err(bad("tool_choice must be a string or an object".to_owned())),
+        }))
+    }
+}

@@ -36,6 +36,17 @@ fn sse_data(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Each model's call fails with `status` and LiteLLM's `class` and `exception` in the message.
+async fn assert_error_classes(h: &Harness, cases: &[(&str, u16, &str)], exception: &str) {
+    for (model, status, class) in cases {
+        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
+        assert_eq!(resp.status(), *status, "{model}");
+        let v: Value = resp.json().await.expect("json");
+        let msg = v["error"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains(class) && msg.contains(exception), "{model}: {msg}");
+    }
+}
+
 #[tokio::test]
 async fn anthropic_chat_translates_both_ways() {
     let h = anthropic().await;
@@ -135,18 +146,17 @@ async fn anthropic_streams_text_and_tool_argument_deltas() {
 #[tokio::test]
 async fn anthropic_errors_map_to_openai_classes() {
     let h = anthropic().await;
-    for (model, status, class) in [
-        ("error-429", 429, "RateLimitError"),
-        ("error-401", 401, "AuthenticationError"),
-        ("error-context", 400, "ContextWindowExceededError"),
-        ("error-529", 529, "InternalServerError"),
-    ] {
-        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
-        assert_eq!(resp.status(), status, "{model}");
-        let v: Value = resp.json().await.expect("json");
-        let msg = v["error"]["message"].as_str().unwrap_or("");
-        assert!(msg.contains(class) && msg.contains("AnthropicException"), "{model}: {msg}");
-    }
+    assert_error_classes(
+        &h,
+        &[
+            ("error-429", 429, "RateLimitError"),
+            ("error-401", 401, "AuthenticationError"),
+            ("error-context", 400, "ContextWindowExceededError"),
+            ("error-529", 529, "InternalServerError"),
+        ],
+        "AnthropicException",
+    )
+    .await;
     let resp = h.post("/v1/chat/completions", json!({"model": "malformed-json", "messages": [{"role": "user", "content": "x"}]})).await;
     assert_eq!(resp.status(), 502);
     let v: Value = resp.json().await.expect("json");
@@ -383,13 +393,12 @@ async fn gemini_streams_and_embeddings() {
 #[tokio::test]
 async fn gemini_errors_map_to_openai_classes() {
     let h = gemini().await;
-    for (model, status, class) in [("error-429", 429, "RateLimitError"), ("error-context", 400, "ContextWindowExceededError")] {
-        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
-        assert_eq!(resp.status(), status, "{model}");
-        let v: Value = resp.json().await.expect("json");
-        let msg = v["error"]["message"].as_str().unwrap_or("");
-        assert!(msg.contains(class) && msg.contains("GeminiException"), "{model}: {msg}");
-    }
+    assert_error_classes(
+        &h,
+        &[("error-429", 429, "RateLimitError"), ("error-context", 400, "ContextWindowExceededError")],
+        "GeminiException",
+    )
+    .await;
     let resp = h.post("/v1/chat/completions", json!({"model": "malformed-json", "messages": [{"role": "user", "content": "x"}]})).await;
     assert_eq!(resp.status(), 502);
     let resp = h
@@ -509,13 +518,7 @@ async fn bedrock_streams_from_aws_event_stream_frames() {
 #[tokio::test]
 async fn bedrock_errors_map_to_openai_classes() {
     let h = bedrock().await;
-    for (model, status, class) in [("limited", 429, "RateLimitError"), ("long", 400, "ContextWindowExceededError")] {
-        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
-        assert_eq!(resp.status(), status, "{model}");
-        let v: Value = resp.json().await.expect("json");
-        let msg = v["error"]["message"].as_str().unwrap_or("");
-        assert!(msg.contains(class) && msg.contains("BedrockException"), "{model}: {msg}");
-    }
+    assert_error_classes(&h, &[("limited", 429, "RateLimitError"), ("long", 400, "ContextWindowExceededError")], "BedrockException").await;
 }
 
 async fn responses_harness() -> Harness {
@@ -635,12 +638,12 @@ async fn cohere_and_ai21_translate_and_authenticate() {
     assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"));
     assert!(chunks.last().is_some_and(|c| c["usage"]["completion_tokens"] == 10));
 
-    for (model, status, class) in [("error-429", 429, "RateLimitError"), ("error-context", 400, "ContextWindowExceededError")] {
-        let resp = h.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "x"}]})).await;
-        assert_eq!(resp.status(), status, "{model}");
-        let msg = resp.json::<Value>().await.expect("json")["error"]["message"].as_str().unwrap_or("").to_owned();
-        assert!(msg.contains(class) && msg.contains("CohereException"), "{model}: {msg}");
-    }
+    assert_error_classes(
+        &h,
+        &[("error-429", 429, "RateLimitError"), ("error-context", 400, "ContextWindowExceededError")],
+        "CohereException",
+    )
+    .await;
     let resp = h
         .post("/v1/chat/completions", json!({"model": "cut-stream", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
         .await;

@@ -191,19 +191,12 @@ fn json_schema_of(format: &Value) -> Option<Value> {
 
 /// OpenAI `tool_choice` → Anthropic's.
 fn tool_choice(choice: &Value) -> Result<Option<Value>, GatewayError> {
-    Ok(Some(match choice {
-        Value::String(s) => match s.as_str() {
-            "auto" => json!({"type": "auto"}),
-            "required" => json!({"type": "any"}),
-            "none" => json!({"type": "none"}),
-            other => return Err(GatewayError::bad_request(format!("unknown tool_choice '{other}'"), Some("tool_choice"))),
-        },
-        Value::Object(o) => match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
-            Some(name) => json!({"type": "tool", "name": name}),
-            None => return Err(GatewayError::bad_request("tool_choice must name a function", Some("tool_choice"))),
-        },
-        Value::Null => return Ok(None),
-        _ => return Err(GatewayError::bad_request("tool_choice must be a string or an object", Some("tool_choice"))),
+    use crate::translate::ToolChoice;
+    Ok(ToolChoice::parse(Some(choice))?.map(|c| match c {
+        ToolChoice::Auto => json!({"type": "auto"}),
+        ToolChoice::Required => json!({"type": "any"}),
+        ToolChoice::None => json!({"type": "none"}),
+        ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
     }))
 }
 

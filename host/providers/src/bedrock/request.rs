@@ -133,20 +133,12 @@ pub fn to_converse(req: ChatRequest) -> Result<Value, GatewayError> {
             specs.push(json!({ "toolSpec": spec }));
         }
         let mut config = json!({ "tools": specs });
-        match req.tool_choice {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => match s.as_str() {
-                "auto" => config["toolChoice"] = json!({"auto": {}}),
-                "required" => config["toolChoice"] = json!({"any": {}}),
-                // Converse has no "none": the model is told nothing and may still call a tool.
-                "none" => {}
-                other => return Err(GatewayError::bad_request(format!("unknown tool_choice '{other}'"), Some("tool_choice"))),
-            },
-            Some(Value::Object(o)) => match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
-                Some(name) => config["toolChoice"] = json!({"tool": {"name": name}}),
-                None => return Err(GatewayError::bad_request("tool_choice must name a function", Some("tool_choice"))),
-            },
-            Some(_) => return Err(GatewayError::bad_request("tool_choice must be a string or an object", Some("tool_choice"))),
+        match crate::translate::ToolChoice::parse(req.tool_choice.as_ref())? {
+            Some(crate::translate::ToolChoice::Auto) => config["toolChoice"] = json!({"auto": {}}),
+            Some(crate::translate::ToolChoice::Required) => config["toolChoice"] = json!({"any": {}}),
+            Some(crate::translate::ToolChoice::Function(name)) => config["toolChoice"] = json!({"tool": {"name": name}}),
+            // Converse has no "none": the model is told nothing and may still call a tool.
+            Some(crate::translate::ToolChoice::None) | None => {}
         }
         body.insert("toolConfig".to_owned(), config);
     }

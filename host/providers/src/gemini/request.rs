@@ -165,19 +165,13 @@ pub fn to_gemini(req: ChatRequest) -> Result<GenerateRequest, GatewayError> {
         }
         out.tools.push(json!({ "functionDeclarations": decls }));
     }
-    if let Some(choice) = req.tool_choice {
-        let config = match &choice {
-            Value::String(s) => match s.as_str() {
-                "auto" => json!({"mode": "AUTO"}),
-                "required" => json!({"mode": "ANY"}),
-                "none" => json!({"mode": "NONE"}),
-                other => return Err(GatewayError::bad_request(format!("unknown tool_choice '{other}'"), Some("tool_choice"))),
-            },
-            Value::Object(o) => match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
-                Some(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
-                None => return Err(GatewayError::bad_request("tool_choice must name a function", Some("tool_choice"))),
-            },
-            _ => return Err(GatewayError::bad_request("tool_choice must be a string or an object", Some("tool_choice"))),
+    if let Some(choice) = crate::translate::ToolChoice::parse(req.tool_choice.as_ref())? {
+        use crate::translate::ToolChoice;
+        let config = match choice {
+            ToolChoice::Auto => json!({"mode": "AUTO"}),
+            ToolChoice::Required => json!({"mode": "ANY"}),
+            ToolChoice::None => json!({"mode": "NONE"}),
+            ToolChoice::Function(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
         };
         out.tool_config = Some(json!({ "functionCallingConfig": config }));
     }
