@@ -319,6 +319,7 @@ fn provider_exception(provider: &str) -> String {
     match provider {
         "openai" | "text-completion-openai" | "openai_like" | "mock" => "OpenAIException".to_owned(),
         "azure" => "AzureException".to_owned(),
+        "vertex_ai" | "vertex_ai_beta" => "VertexAIException".to_owned(),
         other => {
             let mut c = other.chars();
             match c.next() {

@@ -19,6 +19,28 @@ use serde_json::Value;
 use tianji_core::types::{HasUsage, Reply};
 use tianji_core::{ErrorKind, GatewayError};
 
+/// A bearer token that may change over time (Vertex AI's OAuth2 tokens).
+#[async_trait::async_trait]
+pub trait AccessToken: Send + Sync {
+    /// The current `Authorization` header value.
+    async fn authorization(&self) -> Result<HeaderValue, GatewayError>;
+}
+
+/// `headers`, plus `Authorization` from `token` when there is one (borrowed when not).
+pub async fn with_token<'a>(
+    headers: &'a HeaderMap,
+    token: Option<&dyn AccessToken>,
+) -> Result<std::borrow::Cow<'a, HeaderMap>, GatewayError> {
+    match token {
+        None => Ok(std::borrow::Cow::Borrowed(headers)),
+        Some(t) => {
+            let mut h = headers.clone();
+            h.insert(header::AUTHORIZATION, t.authorization().await?);
+            Ok(std::borrow::Cow::Owned(h))
+        }
+    }
+}
+
 /// HTTPS-or-HTTP connector with the process's TLS settings.
 pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 

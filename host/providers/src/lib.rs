@@ -19,6 +19,7 @@ pub mod responses;
 pub mod sagemaker;
 pub mod text_completion_openai;
 pub mod translate;
+pub mod vertex;
 pub mod watsonx;
 
 pub use registry::{DeploymentSpec, ProviderFactory, ProviderRegistry};

@@ -17,8 +17,6 @@ use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// LiteLLM provider names without an adapter here yet.
 pub const NAMES: &[&str] = &[
-    "vertex_ai",
-    "vertex_ai_beta",
     "azure_ai",
     "azure_text",
     "huggingface",

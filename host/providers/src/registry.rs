@@ -80,6 +80,7 @@ impl ProviderRegistry {
         r.register(Box::new(crate::azure::AzureFactory));
         r.register(Box::new(crate::anthropic::AnthropicFactory));
         r.register(Box::new(crate::gemini::GeminiFactory));
+        r.register(Box::new(crate::vertex::VertexFactory));
         r.register(Box::new(crate::bedrock::BedrockFactory));
         r.register(Box::new(crate::cohere::CohereFactory));
         r.register(Box::new(crate::sagemaker::SageMakerFactory));
@@ -182,7 +183,8 @@ mod tests {
         assert!(r.resolve("mystery-model", None).unwrap_err().contains("cannot tell the provider"));
         assert_eq!(r.resolve("anthropic/claude-3-5-haiku-20241022", None), Ok(("anthropic".into(), "claude-3-5-haiku-20241022".into())));
         assert!(r.is_implemented("anthropic"));
-        assert!(!r.is_implemented("vertex_ai"));
+        assert!(r.is_implemented("vertex_ai"));
+        assert!(!r.is_implemented("huggingface"));
         assert!(r.is_implemented("openai"));
     }
 }

@@ -411,6 +411,119 @@ async fn gemini_errors_map_to_openai_classes() {
     );
 }
 
+/// Vertex AI against the mock, which accepts only tokens signed with the
+/// trusted service account's key; `stranger` models use another account's key.
+async fn vertex(dir: &std::path::Path) -> Harness {
+    let (key, account) = tianji_mock_upstream::google_auth::service_account("tianji-test");
+    let (other, _) = tianji_mock_upstream::google_auth::service_account("tianji-test");
+    let (trusted, stranger) = (dir.join("sa.json"), dir.join("other.json"));
+    std::fs::write(&trusted, key.to_string()).expect("key file");
+    std::fs::write(&stranger, other.to_string()).expect("key file");
+    let opts = MockOptions { google_service_account: Some(account), ..Default::default() };
+    Harness::start_with(opts, |_, root| {
+        let mut yaml = String::from("model_list:\n");
+        let entries = [
+            ("flash", "gemini-2.0-flash", &trusted),
+            ("vertex-tools", "gemini-tools", &trusted),
+            ("vertex-429", "gemini-error-429", &trusted),
+            ("claude-vertex", "claude-sonnet-4-5@20250929", &trusted),
+            ("claude-vertex-tools", "claude-tools", &trusted),
+            ("vertex-embed", "text-embedding-005", &trusted),
+            ("stranger", "gemini-2.0-flash", &stranger),
+        ];
+        for (name, model, creds) in entries {
+            yaml.push_str(&format!(
+                "  - model_name: {name}\n    litellm_params: {{model: vertex_ai/{model}, api_base: \"{root}\", vertex_location: us-east5, vertex_credentials: \"{}\"}}\n",
+                creds.display()
+            ));
+        }
+        yaml.push_str("router_settings: {num_retries: 0}\n");
+        yaml
+    })
+    .await
+}
+
+#[tokio::test]
+async fn vertex_ai_gemini_and_claude_with_service_account_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = vertex(dir.path()).await;
+    let resp = h.post("/v1/chat/completions", json!({"model": "flash", "messages": [{"role": "user", "content": "hello vertex"}]})).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hello vertex");
+    let up = h.upstream();
+    // The project comes from the key file, the location from vertex_location.
+    assert_eq!(up["path"], "/v1/projects/tianji-test/locations/us-east5/publishers/google/models/gemini-2.0-flash:generateContent");
+    assert!(up["headers"]["authorization"].as_str().is_some_and(|a| a.starts_with("Bearer ey")), "a self-signed JWT: {up}");
+    assert!(up["headers"].get("x-goog-api-key").is_none());
+
+    let resp = h
+        .post("/v1/chat/completions", json!({"model": "flash", "stream": true, "messages": [{"role": "user", "content": "stream it"}]}))
+        .await;
+    let chunks = sse_data(&resp.text().await.expect("body"));
+    let content: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, "mock answer to: stream it");
+    assert!(h.upstream()["path"].as_str().is_some_and(|p| p.ends_with(":streamGenerateContent")));
+
+    let v: Value = h.post("/v1/embeddings", json!({"model": "vertex-embed", "input": ["a", "b"]})).await.json().await.expect("json");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(2), "{v}");
+    assert!(h.upstream()["path"].as_str().is_some_and(|p| p.ends_with("/publishers/google/models/text-embedding-005:predict")));
+
+    // Claude on Vertex: the Messages API at :rawPredict, the version in the body.
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "claude-vertex", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi claude"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], "mock answer to: hi claude");
+    let up = h.upstream();
+    assert_eq!(up["path"], "/v1/projects/tianji-test/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict");
+    assert_eq!(up["body"]["anthropic_version"], "vertex-2023-10-16");
+    assert!(up["body"].get("model").is_none(), "the URL names the model");
+    assert!(up["headers"].get("x-api-key").is_none() && up["headers"].get("anthropic-version").is_none());
+    assert_eq!(up["body"]["system"], json!([{"type": "text", "text": "be brief"}]));
+
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
+    let resp = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "claude-vertex-tools", "stream": true, "tools": tools, "messages": [{"role": "user", "content": "weather?"}]}),
+        )
+        .await;
+    let chunks = sse_data(&resp.text().await.expect("body"));
+    let args: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()).collect();
+    assert_eq!(args, "{\"city\": \"Paris\"}");
+    assert!(h.upstream()["path"].as_str().is_some_and(|p| p.ends_with("/claude-tools:streamRawPredict")));
+}
+
+#[tokio::test]
+async fn vertex_ai_errors_and_a_key_the_upstream_does_not_trust() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = vertex(dir.path()).await;
+    assert_error_classes(&h, &[("vertex-429", 429, "RateLimitError"), ("stranger", 401, "AuthenticationError")], "VertexAIException").await;
+    let msg = h
+        .post("/v1/chat/completions", json!({"model": "stranger", "messages": [{"role": "user", "content": "x"}]}))
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(msg.contains("invalid JWT signature"), "the mock checked the signature: {msg}");
+}
+
+#[tokio::test]
+async fn vertex_ai_config_problems_stop_start_up() {
+    let yaml = "model_list:\n  - model_name: a\n    litellm_params: {model: vertex_ai/gemini-pro, vertex_credentials: /nonexistent/sa.json}\n  - model_name: b\n    litellm_params: {model: vertex_ai/gemini-pro, vertex_credentials: '{\"type\": \"service_account\"}'}\n";
+    let err = tianji_server::load_str(yaml, tianji_core::config::Env::isolated([])).err().expect("refused").to_string();
+    assert!(err.contains("model_list[0]") && err.contains("cannot read credentials file /nonexistent/sa.json"), "{err}");
+    assert!(err.contains("model_list[1]") && err.contains("vertex_project is required"), "{err}");
+}
+
 const AWS_KEY: &str = "AKIAMOCKTIANJI";
 const AWS_SECRET: &str = "mock/secret/key";
 

@@ -393,9 +393,9 @@ async fn check_config_reports_every_problem() {
 
 #[tokio::test]
 async fn providers_not_supported_yet_start_and_answer_501() {
-    let yaml = "model_list:\n  - model_name: claude\n    litellm_params: {model: vertex_ai/gemini-2.0-flash, api_key: x}\n  - model_name: \"anthropic/*\"\n    litellm_params: {model: \"anthropic/*\"}\n  - model_name: ok\n    litellm_params: {model: openai/gpt-4o, mock_response: fine}\n";
+    let yaml = "model_list:\n  - model_name: claude\n    litellm_params: {model: huggingface/meta-llama/Llama-3-8b, api_key: x}\n  - model_name: \"anthropic/*\"\n    litellm_params: {model: \"anthropic/*\"}\n  - model_name: ok\n    litellm_params: {model: openai/gpt-4o, mock_response: fine}\n";
     let loaded = tianji_server::load_str(yaml, Env::isolated([])).expect("a config with a provider that is not supported yet still starts");
-    assert!(loaded.ignored.iter().any(|i| i.contains("provider 'vertex_ai' is not supported yet")), "{:?}", loaded.ignored);
+    assert!(loaded.ignored.iter().any(|i| i.contains("provider 'huggingface' is not supported yet")), "{:?}", loaded.ignored);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(tianji_server::serve(listener, loaded.state, std::future::pending(), Duration::from_secs(1)));

@@ -43,6 +43,7 @@ mod anthropic;
 mod bedrock;
 mod cohere;
 mod gemini;
+pub mod google_auth;
 mod responses;
 mod sagemaker;
 mod watsonx;
@@ -64,6 +65,8 @@ pub struct MockOptions {
     pub require_key: Option<String>,
     /// When set, Bedrock requests must be SigV4-signed with this (access key id, secret).
     pub aws_credentials: Option<(String, String)>,
+    /// When set, Vertex AI requests (`/v1/projects/...`) must carry a token of this service account.
+    pub google_service_account: Option<google_auth::GoogleServiceAccount>,
 }
 
 impl Default for MockOptions {
@@ -75,6 +78,7 @@ impl Default for MockOptions {
             error_rate: 0.0,
             require_key: None,
             aws_credentials: None,
+            google_service_account: None,
         }
     }
 }
@@ -181,7 +185,7 @@ enum Api {
 
 impl Api {
     fn of(path: &str) -> Self {
-        if path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens") {
+        if path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens") || path.contains("/publishers/anthropic/models/") {
             Api::Anthropic
         } else if path.starts_with("/model/") {
             Api::Bedrock
@@ -283,7 +287,15 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
             return error_response(api, 401, "Incorrect API key provided", Some("invalid_api_key"));
         }
     }
-    if api == Api::Anthropic && header_str(&req, "anthropic-version").is_none() {
+    // Vertex AI: Google's OAuth2 instead of provider keys; Claude takes its version in the body.
+    let vertex = path.starts_with("/v1/projects/");
+    if vertex
+        && let Some(account) = &opts.google_service_account
+        && let Err(message) = google_auth::verify(header_str(&req, "authorization"), account)
+    {
+        return error_response(Api::Google, 401, &message, None);
+    }
+    if api == Api::Anthropic && !vertex && header_str(&req, "anthropic-version").is_none() {
         return error_response(api, 400, "anthropic-version: header is required", None);
     }
     let latency = header_str(&req, "x-mock-latency-ms").and_then(|v| v.parse().ok()).map(Duration::from_millis);
@@ -319,8 +331,21 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         *last = Some(json!({"method": method.as_str(), "path": path, "query": query, "headers": headers, "body": body}));
     }
 
+    if api == Api::Anthropic && vertex {
+        if body.get("anthropic_version").and_then(Value::as_str) != Some("vertex-2023-10-16") {
+            return error_response(api, 400, "anthropic_version: Field required (vertex-2023-10-16)", None);
+        }
+        if body.get("model").is_some() {
+            return error_response(api, 400, "model: Extra inputs are not permitted (the URL names the model)", None);
+        }
+        let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        if path.ends_with(":streamRawPredict") != streamed {
+            return error_response(api, 400, "streams go to :streamRawPredict, other calls to :rawPredict", None);
+        }
+    }
     let model = match api {
         Api::Google => gemini::model_of(&path).to_owned(),
+        Api::Anthropic if vertex => gemini::model_of(&path).to_owned(),
         Api::Bedrock => bedrock::model_of(&path),
         Api::SageMaker => path.split('/').nth(2).unwrap_or("").to_owned(),
         _ => body.get("model").and_then(Value::as_str).unwrap_or("").to_owned(),

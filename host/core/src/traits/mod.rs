@@ -15,6 +15,6 @@ pub use cache::{Cache, CacheError};
 pub use guardrail::{Guardrail, GuardrailCall, GuardrailError, GuardrailPhase, Verdict};
 pub use logger::{LogEvent, Logger, LoggerError};
 pub use prompt::{Prompt, PromptError, PromptSource};
-pub use provider::{CallOptions, ChunkStream, Provider, ResponsesStream, ValueStream};
+pub use provider::{CallOptions, ChunkStream, Provider, ResponsesStream, ValueStream, unsupported};
 pub use routing::{Candidate, RoutingStrategy};
 pub use secrets::{SecretError, SecretManager};

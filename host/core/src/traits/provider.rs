@@ -110,6 +110,7 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
-fn unsupported(provider: &str, what: &str) -> GatewayError {
+/// The "not supported yet" error for `what` on `provider`.
+pub fn unsupported(provider: &str, what: &str) -> GatewayError {
     GatewayError::not_supported(format!("provider '{provider}' does not support {what} (not supported yet)"))
 }

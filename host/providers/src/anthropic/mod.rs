@@ -22,7 +22,7 @@ use tianji_core::GatewayError;
 use tianji_core::traits::{CallOptions, ChunkStream, Provider};
 use tianji_core::types::{ChatRequest, ChatResponse, Reply};
 
-use crate::http::{HttpClient, UpstreamCall, decode_json, json_body, parse_uri, sse_events, translate_stream};
+use crate::http::{AccessToken, HttpClient, UpstreamCall, decode_json, json_body, parse_uri, sse_events, translate_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// The API version sent as `anthropic-version`.
@@ -31,28 +31,67 @@ pub const API_VERSION: &str = "2023-06-01";
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
 
+/// Where and how one deployment reaches the Messages API: Anthropic's own
+/// (`/v1/messages`, `x-api-key`) or a cloud's (Vertex AI's `:rawPredict`
+/// with an OAuth2 token, the model in the URL and the version in the body).
+pub struct Endpoint {
+    /// Non-streamed calls.
+    pub url: http::Uri,
+    /// Streamed calls (the same URL on Anthropic's API).
+    pub stream_url: http::Uri,
+    /// `count_tokens`, where the endpoint has it.
+    pub count_url: Option<http::Uri>,
+    /// Fixed headers (key, version, extra headers).
+    pub headers: HeaderMap,
+    /// Sets `Authorization` per call, when the endpoint takes a bearer token.
+    pub token: Option<Arc<dyn AccessToken>>,
+    /// `anthropic_version` sent in the body instead of the model (Vertex AI).
+    pub body_version: Option<&'static str>,
+}
+
 /// One Anthropic deployment.
 pub struct Anthropic {
     provider: &'static str,
     client: HttpClient,
     api_base: String,
     model: String,
-    url: http::Uri,
-    count_url: http::Uri,
-    headers: HeaderMap,
+    endpoint: Endpoint,
     default_params: Map<String, Value>,
 }
 
 impl Anthropic {
-    fn call<'a>(&'a self, opts: &CallOptions) -> UpstreamCall<'a> {
-        UpstreamCall { client: &self.client, provider: self.provider, uri: &self.url, headers: &self.headers, timeout: opts.timeout }
+    /// A deployment of `model` at `endpoint`.
+    pub fn new(
+        provider: &'static str,
+        client: HttpClient,
+        api_base: String,
+        model: String,
+        endpoint: Endpoint,
+        default_params: Map<String, Value>,
+    ) -> Self {
+        Self { provider, client, api_base, model, endpoint, default_params }
+    }
+
+    async fn post(&self, uri: &http::Uri, body: bytes::Bytes, opts: &CallOptions) -> Result<bytes::Bytes, GatewayError> {
+        let headers = crate::http::with_token(&self.endpoint.headers, self.endpoint.token.as_deref()).await?;
+        UpstreamCall { client: &self.client, provider: self.provider, uri, headers: &headers, timeout: opts.timeout }.bytes(body).await
+    }
+
+    /// The wire request for `req`, shaped for this endpoint.
+    fn request(&self, req: ChatRequest) -> Result<(wire::MessagesRequest, request::Translated), GatewayError> {
+        let (mut body, translated) = request::to_anthropic(req, &self.model)?;
+        if let Some(version) = self.endpoint.body_version {
+            body.model.clear();
+            body.extra.insert("anthropic_version".to_owned(), Value::from(version));
+        }
+        Ok((body, translated))
     }
 
     fn build(&self, mut req: ChatRequest, stream: bool) -> Result<(bytes::Bytes, request::Translated, bool), GatewayError> {
         crate::defaults::apply(&self.default_params, &mut req);
         req.stream = stream;
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let (body, translated) = request::to_anthropic(req, &self.model)?;
+        let (body, translated) = self.request(req)?;
         Ok((json_body(&body)?, translated, include_usage))
     }
 }
@@ -85,26 +124,22 @@ impl Provider for Anthropic {
 
     async fn chat(&self, req: ChatRequest, opts: &CallOptions) -> Result<Reply<ChatResponse>, GatewayError> {
         let (body, translated, _) = self.build(req, false)?;
-        let bytes = self.call(opts).bytes(body).await?;
+        let bytes = self.post(&self.endpoint.url, body, opts).await?;
         let answer: wire::MessagesResponse = decode_json(self.provider, &bytes)?;
         Ok(Reply::Parsed(response::from_anthropic(answer, translated)))
     }
 
     async fn count_tokens(&self, req: ChatRequest, opts: &CallOptions) -> Result<u64, GatewayError> {
+        let Some(count_url) = &self.endpoint.count_url else {
+            return Err(tianji_core::traits::unsupported(self.provider, "token counting"));
+        };
         let (request, _) = request::to_anthropic(req, &self.model)?;
         let mut body = serde_json::to_value(&request).map_err(|e| GatewayError::internal(e.to_string()))?;
         // count_tokens takes the prompt only; sampling fields are refused there.
         if let Some(o) = body.as_object_mut() {
             o.retain(|k, _| matches!(k.as_str(), "model" | "messages" | "system" | "tools" | "tool_choice" | "thinking"));
         }
-        let call = UpstreamCall {
-            client: &self.client,
-            provider: self.provider,
-            uri: &self.count_url,
-            headers: &self.headers,
-            timeout: opts.timeout,
-        };
-        let answer: Value = decode_json(self.provider, &call.bytes(json_body(&body)?).await?)?;
+        let answer: Value = decode_json(self.provider, &self.post(count_url, json_body(&body)?, opts).await?)?;
         answer
             .get("input_tokens")
             .and_then(Value::as_u64)
@@ -113,7 +148,15 @@ impl Provider for Anthropic {
 
     async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
         let (body, translated, include_usage) = self.build(req, true)?;
-        let resp = self.call(opts).stream(body).await?;
+        let headers = crate::http::with_token(&self.endpoint.headers, self.endpoint.token.as_deref()).await?;
+        let call = UpstreamCall {
+            client: &self.client,
+            provider: self.provider,
+            uri: &self.endpoint.stream_url,
+            headers: &headers,
+            timeout: opts.timeout,
+        };
+        let resp = call.stream(body).await?;
         let translator = stream::AnthropicStream::new(self.provider, translated, include_usage);
         Ok(translate_stream(self.provider, sse_events(resp), opts.timeout, translator).boxed())
     }
@@ -150,16 +193,15 @@ impl ProviderFactory for AnthropicFactory {
         }
         headers.insert(HeaderName::from_static("anthropic-version"), HeaderValue::from_static(API_VERSION));
         crate::http::add_extra_headers(&mut headers, &spec.params.extra_headers)?;
-        Ok(Arc::new(Anthropic {
-            provider: "anthropic",
-            client: client.clone(),
-            api_base: base.trim_end_matches('/').to_owned(),
-            model: spec.upstream_model.to_owned(),
-            url,
-            count_url,
-            headers,
-            default_params: spec.params.default_params.clone(),
-        }))
+        let endpoint = Endpoint { stream_url: url.clone(), url, count_url: Some(count_url), headers, token: None, body_version: None };
+        Ok(Arc::new(Anthropic::new(
+            "anthropic",
+            client.clone(),
+            base.trim_end_matches('/').to_owned(),
+            spec.upstream_model.to_owned(),
+            endpoint,
+            spec.params.default_params.clone(),
+        )))
     }
 }
 

@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 /// `POST /v1/messages` body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MessagesRequest {
-    /// Model id.
+    /// Model id (empty, and left out, where the URL names the model: Vertex AI).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model: String,
     /// The conversation, alternating `user` and `assistant`.
     pub messages: Vec<MessageParam>,

@@ -21,18 +21,11 @@ use tianji_core::traits::{CallOptions, ChunkStream, Provider};
 use tianji_core::types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Reply, estimate_tokens};
 use tianji_core::{ErrorKind, GatewayError};
 
-use crate::http::{HttpClient, UpstreamCall, decode_json, json_body, parse_uri, sse_events, translate_stream};
+use crate::http::{AccessToken, HttpClient, UpstreamCall, decode_json, json_body, parse_uri, sse_events, translate_stream};
 use crate::registry::{DeploymentSpec, ProviderFactory};
 
 /// Default base URL of the Gemini API.
 pub const DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com";
-
-/// A bearer token that may change over time (Vertex AI's OAuth2 tokens).
-#[async_trait]
-pub trait AccessToken: Send + Sync {
-    /// The current `Authorization` header value.
-    async fn authorization(&self) -> Result<HeaderValue, GatewayError>;
-}
 
 /// The endpoints of one deployment.
 pub struct Endpoints {
@@ -85,14 +78,7 @@ impl GenerateContent {
 
     /// The headers for one call (with a fresh token where there is one).
     async fn headers(&self) -> Result<std::borrow::Cow<'_, HeaderMap>, GatewayError> {
-        match &self.token {
-            None => Ok(std::borrow::Cow::Borrowed(&self.headers)),
-            Some(t) => {
-                let mut h = self.headers.clone();
-                h.insert(http::header::AUTHORIZATION, t.authorization().await?);
-                Ok(std::borrow::Cow::Owned(h))
-            }
-        }
+        crate::http::with_token(&self.headers, self.token.as_deref()).await
     }
 
     fn build(&self, mut req: ChatRequest) -> Result<(bytes::Bytes, bool), GatewayError> {
