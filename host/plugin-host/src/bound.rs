@@ -73,7 +73,7 @@ impl<W: PickPre> Bound<W> {
             plugin: self.slot.name.clone(),
             instance: self.name.clone(),
             config_json: Value::Object(config).to_string(),
-            secrets: PluginHost::secrets_for(&version.manifest),
+            secrets: self.host.secrets_for(&version.manifest),
             allowed_hosts: self.allowed_hosts(&version.manifest.allowed_hosts),
             memory_bytes: (version.manifest.limits.memory_mb as usize).saturating_mul(1 << 20),
             stats: self.slot.stats.clone(),

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tianji_core::traits::{ProcessEnvironment, SecretValues};
 
 use crate::engine::{EngineOptions, PluginEngine, PluginKind};
 use crate::manifest::Manifest;
@@ -154,6 +155,7 @@ pub struct PluginHost {
     rescan_lock: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
     outbound: RwLock<crate::outbound::SharedOutbound>,
+    secrets: RwLock<Arc<dyn SecretValues>>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -181,7 +183,20 @@ impl PluginHost {
             rescan_lock: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             outbound: RwLock::new(None),
+            secrets: RwLock::new(Arc::new(ProcessEnvironment)),
         }
+    }
+
+    /// Where the secrets plugins' manifests ask for come from (default: the
+    /// process environment; with a secret manager, its cached values).
+    pub fn set_secret_values(&self, values: Arc<dyn SecretValues>) {
+        if let Ok(mut s) = self.secrets.write() {
+            *s = values;
+        }
+    }
+
+    fn secret_values(&self) -> Arc<dyn SecretValues> {
+        self.secrets.read().map(|s| s.clone()).unwrap_or_else(|_| Arc::new(ProcessEnvironment))
     }
 
     /// Routes plugins' outbound HTTP through `sender` (a pooled client).
@@ -312,6 +327,8 @@ impl PluginHost {
                     continue;
                 }
             };
+            // Fetched now, so binding the plugin's grant (on a call) waits for nothing.
+            self.secret_values().prefetch(&manifest.secrets).await;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let path_owned = path.clone();
             // Compile every changed plugin at once; wasmtime parallelises each
@@ -396,9 +413,10 @@ impl PluginHost {
             .collect()
     }
 
-    /// Secrets a plugin's manifest asks for, read from the environment.
-    pub fn secrets_for(manifest: &Manifest) -> HashMap<String, String> {
-        manifest.secrets.iter().filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v))).collect()
+    /// Secrets a plugin's manifest asks for (its grant: it sees no others).
+    pub fn secrets_for(&self, manifest: &Manifest) -> HashMap<String, String> {
+        let values = self.secret_values();
+        manifest.secrets.iter().filter_map(|name| values.get(name).map(|v| (name.clone(), v))).collect()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod defaults;
 pub mod gemini;
+pub mod google_auth;
 pub mod http;
 pub mod mock;
 pub mod not_yet_supported;

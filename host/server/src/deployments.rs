@@ -2,7 +2,8 @@
 //! models added through the API (kept in the database). A change rebuilds
 //! the router off to the side and swaps it in atomically; requests in
 //! flight finish on the router they started with. Rebuilt routers start
-//! with fresh health and latency statistics.
+//! with fresh health and latency statistics. The config's part is replaced
+//! when a secret manager delivers rotated values ([`Deployments::set_base`]).
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use tianji_store::{Store, StoredModel};
 
 /// Builds routers from the config and the stored models.
 pub struct Deployments {
-    base: Config,
+    base: ArcSwap<Config>,
     registry: Arc<ProviderRegistry>,
     client: HttpClient,
     rebuild: tokio::sync::Mutex<()>,
@@ -30,14 +31,14 @@ fn path_of(m: &StoredModel) -> String {
 impl Deployments {
     /// Keeps what building a router needs.
     pub fn new(base: Config, registry: Arc<ProviderRegistry>, client: HttpClient) -> Self {
-        Self { base, registry, client, rebuild: tokio::sync::Mutex::new(()) }
+        Self { base: ArcSwap::from_pointee(base), registry, client, rebuild: tokio::sync::Mutex::new(()) }
     }
 
     /// A router over the config's deployments and `stored`. Problems with a
     /// stored model are returned (the config's own were reported at start-up).
     pub fn build(&self, stored: &[StoredModel]) -> (Router, Vec<Problem>) {
         let mut problems = Problems::default();
-        let mut config = self.base.clone();
+        let mut config = Config::clone(&self.base.load());
         for m in stored {
             let mut entry = m.entry.clone();
             // Listings show which models came from the database.
@@ -63,8 +64,21 @@ impl Deployments {
     /// Rebuilds from the database and swaps the new router in. Stored models
     /// that no longer build are skipped with a warning.
     pub async fn reload(&self, store: &Store, router: &ArcSwap<Router>) -> Result<(), tianji_store::StoreError> {
+        self.rebuild(Some(store), router).await
+    }
+
+    /// Replaces the config the routers are built from (re-resolved secrets).
+    pub fn set_base(&self, config: Config) {
+        self.base.store(Arc::new(config));
+    }
+
+    /// Rebuilds from the config and, with a database, the stored models, and swaps the new router in.
+    pub async fn rebuild(&self, store: Option<&Store>, router: &ArcSwap<Router>) -> Result<(), tianji_store::StoreError> {
         let _one_at_a_time = self.rebuild.lock().await;
-        let stored = store.models().await?;
+        let stored = match store {
+            Some(store) => store.models().await?,
+            None => Vec::new(),
+        };
         let (built, problems) = self.build(&stored);
         for p in problems {
             tracing::warn!(path = %p.path, "stored model skipped: {}", p.message);
@@ -80,6 +94,6 @@ impl Deployments {
 
     /// The config's own deployment ids (those cannot be changed through the API).
     pub fn is_config_model(&self, id: &str) -> bool {
-        self.base.model_list.iter().any(|d| d.model_info.id.as_deref() == Some(id))
+        self.base.load().model_list.iter().any(|d| d.model_info.id.as_deref() == Some(id))
     }
 }

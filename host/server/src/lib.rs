@@ -18,6 +18,7 @@ pub mod outbound;
 pub mod per_core;
 pub mod plugins;
 pub mod prompts;
+pub mod secrets;
 pub mod sse;
 pub mod state;
 pub mod stream_guard;

@@ -112,6 +112,10 @@ fn summary(c: &Config, ignored: &[String]) -> String {
         r.model_group_alias.len(),
     );
     let _ = writeln!(s, "auth: {}", if c.general_settings.master_key.is_some() { "master_key set" } else { "open (no master_key)" });
+    if let Some(m) = &c.general_settings.secrets {
+        let ttl = m.cache_ttl;
+        let _ = writeln!(s, "secrets: {} (os.environ/ references resolved through it, cached {ttl} s)", m.system);
+    }
     for g in &c.guardrails {
         let modes: Vec<&str> = g.modes.iter().map(|m| m.as_str()).collect();
         let on = if g.default_on { ", default_on" } else { "" };

@@ -12,6 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 use tianji_core::config::{Config, Env, Problems};
+use tianji_core::traits::SecretValues;
 use tianji_plugin_host::engine::EngineOptions;
 use tianji_plugin_host::registry::PluginHost;
 
@@ -100,6 +101,8 @@ pub struct Plugins {
     pub control: ControlRuntime,
     /// The config file, re-read for `guardrails:` changes.
     config_path: Option<PathBuf>,
+    /// The environment references resolve against (with the secret manager's values).
+    env: Env,
     /// The `guardrails:` section the serving policy was built from.
     policy_source: Mutex<Value>,
     /// One reload at a time (the watcher's and `/plugins/reload` may overlap).
@@ -117,17 +120,14 @@ impl Plugins {
         raw_guardrails: Value,
         config_path: Option<PathBuf>,
         (builtin_dirs, dirs): (Vec<PathBuf>, Vec<PathBuf>),
+        (control, secret_values): (ControlRuntime, Option<Arc<dyn SecretValues>>),
         problems: &mut Problems,
     ) -> Option<Self> {
-        let control = match ControlRuntime::new() {
-            Ok(c) => c,
-            Err(e) => {
-                problems.error("", format!("cannot start the control runtime: {e}"));
-                return None;
-            }
-        };
         let host = Arc::new(PluginHost::new(EngineOptions::from_env(), builtin_dirs, dirs));
         host.set_outbound(crate::outbound::PooledOutbound::new());
+        if let Some(values) = secret_values {
+            host.set_secret_values(values);
+        }
         let base_dir = config_path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
         let handle = control.handle().clone();
@@ -156,6 +156,7 @@ impl Plugins {
             prompts,
             control,
             config_path,
+            env: config.env.clone(),
             policy_source: Mutex::new(raw_guardrails),
             reloading: tokio::sync::Mutex::new(()),
             policy_errors: Mutex::new(Vec::new()),
@@ -182,7 +183,7 @@ impl Plugins {
                     let changed = self.policy_source.lock().map(|s| *s != raw).unwrap_or(true);
                     if changed {
                         let mut problems = Problems::default();
-                        let config = Config::parse(&text, Env::process(), &mut problems);
+                        let config = Config::parse(&text, self.env.clone(), &mut problems);
                         problems.errors.retain(|p| p.path.starts_with("guardrails"));
                         self.host.want_builtins(config.guardrails.iter().map(|g| g.guardrail.as_str()));
                         self.host.rescan().await;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub plugins: Arc<Plugins>,
     /// Virtual keys, budgets, limits and spend (with a master key).
     pub access: Option<Arc<Access>>,
+    /// The secret manager behind the config's references, when configured.
+    pub secrets: Option<Arc<crate::secrets::ConfigSecrets>>,
 }
 
 /// Where things come from, beyond the config text.
@@ -77,6 +79,10 @@ pub fn load_str(text: &str, env: tianji_core::config::Env) -> Result<Loaded, Con
 /// Builds the state from YAML text, an environment and the file locations.
 pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions) -> Result<Loaded, ConfigError> {
     let mut problems = Problems::default();
+    let control = crate::plugins::ControlRuntime::new().map_err(|e| ConfigError {
+        problems: vec![tianji_core::config::Problem { path: String::new(), message: format!("cannot start the control runtime: {e}") }],
+    })?;
+    let (env, secrets) = crate::secrets::resolve(text, env, &control, &mut problems);
     let config = Config::parse(text, env, &mut problems);
     let configured_dir = options.plugin_dir.clone().or_else(|| {
         config.general_settings.plugin_dir.as_ref().map(|d| {
@@ -87,8 +93,15 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
             }
         })
     });
-    let plugins =
-        Plugins::start(&config, raw_guardrails(text), options.config_path.clone(), plugin_dirs(configured_dir.as_deref()), &mut problems);
+    let secret_values = secrets.as_ref().map(|s| s.secrets.clone() as Arc<dyn tianji_core::traits::SecretValues>);
+    let plugins = Plugins::start(
+        &config,
+        raw_guardrails(text),
+        options.config_path.clone(),
+        plugin_dirs(configured_dir.as_deref()),
+        (control, secret_values),
+        &mut problems,
+    );
     if let (Some(source), Some(plugins)) = (config.env.get("LITELLM_MODEL_COST_MAP_URL").filter(|s| !s.is_empty()), plugins.as_ref()) {
         load_cost_map(&source, plugins, &mut problems);
     }
@@ -122,6 +135,9 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
             }
         });
     }
+    if let Some(s) = &secrets {
+        s.spawn_refresher(&plugins.control, deployments.clone(), router.clone(), access.as_ref().map(|a| a.store.clone()));
+    }
     let max_mb = config.general_settings.max_request_size_mb.unwrap_or(DEFAULT_MAX_BODY_MB);
     let state = AppState {
         router,
@@ -132,6 +148,7 @@ pub fn load_with(text: &str, env: tianji_core::config::Env, options: LoadOptions
         started: Instant::now(),
         plugins,
         access,
+        secrets,
     };
     Ok(Loaded { state, config, ignored })
 }

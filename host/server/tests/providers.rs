@@ -775,49 +775,9 @@ async fn cohere_and_ai21_translate_and_authenticate() {
 }
 
 /// A moto server (PyPI `moto[server]`, installed into `.venv` by scripts/test) on a free port.
-struct Moto {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn moto() -> Moto {
-    let bin = std::env::var("MOTO_SERVER")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"));
-    assert!(
-        bin.exists(),
-        "moto_server not found at {}: run scripts/test (it installs tests/e2e/requirements.txt into .venv), or `python3 -m venv .venv && .venv/bin/pip install -r tests/e2e/requirements.txt`, or set MOTO_SERVER",
-        bin.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
-    let spawned = std::process::Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start moto_server");
-    // Owned by the guard at once, so it is killed and reaped on every path.
-    let moto = Moto { child: spawned, url: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(format!("{}/moto-api/", moto.url)).send().await.is_ok() {
-            return moto;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("moto_server did not start on {}", moto.url);
-}
-
 #[tokio::test]
 async fn sagemaker_invoke_endpoint_against_moto_and_streams_against_the_mock() {
-    let moto = moto().await;
+    let moto = tianji_mock_upstream::standins::moto().await;
     // moto answers InvokeEndpoint from a queue of configured results.
     let results = json!({"region": "us-east-1", "results": [
         {"Body": "[{\"generated_text\": \"a TGI answer\"}]", "ContentType": "application/json"},

@@ -63,7 +63,7 @@ pub fn service_account(project: &str) -> (Value, GoogleServiceAccount) {
 
 /// Checks `Authorization: Bearer <jwt>`: signed by `account`'s key, issued
 /// by it, not expired, with the cloud-platform scope.
-pub(crate) fn verify(authorization: Option<&str>, account: &GoogleServiceAccount) -> Result<(), String> {
+pub fn verify(authorization: Option<&str>, account: &GoogleServiceAccount) -> Result<(), String> {
     let token = authorization.and_then(|a| a.strip_prefix("Bearer ")).ok_or("Request is missing required authentication credential")?;
     let mut parts = token.split('.');
     let (Some(header), Some(claims), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {

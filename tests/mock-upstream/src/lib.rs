@@ -46,6 +46,7 @@ mod gemini;
 pub mod google_auth;
 mod responses;
 mod sagemaker;
+pub mod standins;
 mod watsonx;
 
 type Body = BoxBody<Bytes, std::io::Error>;

@@ -1,6 +1,8 @@
 //! Where `os.environ/NAME` references are resolved: the config's own
-//! `environment_variables` first, then the process environment (or, once a
-//! secret manager is configured, values it prefetched).
+//! `environment_variables` first, then values a secret manager prefetched
+//! (`general_settings.key_management_system`), then the process environment.
+//! Names the secret manager could not deliver carry its reason, so the
+//! start-up error says why each one is missing.
 
 use std::collections::HashMap;
 
@@ -16,22 +18,35 @@ pub const ENV_PREFIX: &str = "os.environ/";
 pub struct Env {
     overlay: HashMap<String, String>,
     use_process_env: bool,
+    /// Why a secret manager could not deliver a name (`name` → reason).
+    unresolved: HashMap<String, String>,
 }
 
 impl Env {
     /// The process environment.
     pub fn process() -> Self {
-        Self { overlay: HashMap::new(), use_process_env: true }
+        Self { overlay: HashMap::new(), use_process_env: true, unresolved: HashMap::new() }
     }
 
     /// Only the given variables (for tests).
     pub fn isolated(vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self { overlay: vars.into_iter().collect(), use_process_env: false }
+        Self { overlay: vars.into_iter().collect(), use_process_env: false, unresolved: HashMap::new() }
     }
 
     /// Adds or replaces a variable (from `environment_variables` or a secret manager).
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.overlay.insert(name.into(), value.into());
+    }
+
+    /// Records that a secret manager could not deliver `name`, and why; a
+    /// reference to it is then an error with that reason.
+    pub fn set_unresolved(&mut self, name: impl Into<String>, reason: impl Into<String>) {
+        self.unresolved.insert(name.into(), reason.into());
+    }
+
+    /// Why `name` could not be resolved, if a secret manager said so.
+    pub fn unresolved(&self, name: &str) -> Option<&str> {
+        self.unresolved.get(name).map(String::as_str)
     }
 
     /// Looks a variable up; empty values count as unset.
@@ -79,9 +94,14 @@ pub fn resolve_refs(value: &mut Value, path: &str, env: &Env, problems: &mut Pro
     match value {
         Value::String(s) => {
             if let Some(name) = s.strip_prefix(ENV_PREFIX) {
-                match env.get(name) {
-                    Some(v) => *s = v,
-                    None => problems.error(path, format!("environment variable {name} is not set (referenced as os.environ/{name})")),
+                match (env.get(name), env.unresolved(name)) {
+                    (Some(v), None) => *s = v,
+                    (_, Some(reason)) => {
+                        problems.error(path, format!("secret {name} could not be resolved: {reason} (referenced as os.environ/{name})"))
+                    }
+                    (None, None) => {
+                        problems.error(path, format!("environment variable {name} is not set (referenced as os.environ/{name})"))
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@
 pub mod env;
 pub mod guardrails;
 pub mod prompts;
+pub mod secrets;
 pub mod walk;
 
 use std::collections::BTreeMap;
@@ -330,6 +331,9 @@ pub struct GeneralSettings {
     pub spend_log_batch_size: Option<u64>,
     /// `user_api_key_cache_ttl`: seconds a key stays cached (default 60).
     pub user_api_key_cache_ttl: Option<f64>,
+    /// `key_management_system` with `key_management_settings`: the secret
+    /// manager behind `os.environ/` references (read before the rest, see [`secrets`]).
+    pub secrets: Option<secrets::SecretSettings>,
 }
 
 impl Config {
@@ -346,15 +350,22 @@ impl Config {
 
     /// Parses YAML text, recording every problem; the returned config holds what could be read.
     pub fn parse(text: &str, env: Env, problems: &mut Problems) -> Config {
-        let root: Value = match serde_yaml_ng::from_str(text) {
+        let root = match Self::tree(text) {
             Ok(v) => v,
-            Err(e) => {
-                let path = e.location().map(|l| format!("line {} column {}", l.line(), l.column())).unwrap_or_default();
-                problems.error(&path, format!("not valid YAML: {e}"));
+            Err(p) => {
+                problems.errors.push(p);
                 return Config::default();
             }
         };
         Self::from_value(root, env, problems)
+    }
+
+    /// Decodes YAML text into a tree, or says where it is not YAML.
+    pub fn tree(text: &str) -> Result<Value, Problem> {
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let path = e.location().map(|l| format!("line {} column {}", l.line(), l.column())).unwrap_or_default();
+            Problem { path, message: format!("not valid YAML: {e}") }
+        })
     }
 
     /// Parses an already-decoded config tree.
@@ -374,6 +385,7 @@ impl Config {
                 }
             }
         }
+        let secret_settings = secrets::parse(&root, &env, problems);
         env::resolve_refs(&mut root, "", &env, problems);
 
         let Some(mut top) = Section::open("", root, problems) else {
@@ -396,6 +408,7 @@ impl Config {
         }
         if let Some(s) = top.section("general_settings", problems) {
             config.general_settings = parse_general_settings(s, problems);
+            config.general_settings.secrets = secret_settings;
         }
         if let Some(s) = top.section("callback_settings", problems) {
             let mut s = s;
@@ -630,7 +643,11 @@ fn parse_general_settings(mut s: Section, problems: &mut Problems) -> GeneralSet
         proxy_batch_write_at: s.f64("proxy_batch_write_at", problems),
         spend_log_batch_size: s.u64("spend_log_batch_size", problems),
         user_api_key_cache_ttl: s.f64("user_api_key_cache_ttl", problems),
+        secrets: None,
     };
+    // Read (and their problems reported) by secrets::parse, before the rest.
+    s.value("key_management_system");
+    s.value("key_management_settings");
     if let Some(url) = &g.database_url
         && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
     {

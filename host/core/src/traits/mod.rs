@@ -17,4 +17,4 @@ pub use logger::{LogEvent, Logger, LoggerError};
 pub use prompt::{Prompt, PromptError, PromptSource};
 pub use provider::{CallOptions, ChunkStream, Provider, ResponsesStream, ValueStream, unsupported};
 pub use routing::{Candidate, RoutingStrategy};
-pub use secrets::{SecretError, SecretManager};
+pub use secrets::{ProcessEnvironment, SecretError, SecretManager, SecretValues};

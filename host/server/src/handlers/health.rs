@@ -15,7 +15,12 @@ pub async fn liveliness() -> Json<&'static str> {
 
 /// `GET /health/readiness`: the proxy can serve.
 pub async fn readiness(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let secret_manager = match &state.secrets {
+        Some(s) => s.health().await,
+        None => serde_json::Value::Null,
+    };
     Json(json!({
+        "secret_manager": secret_manager,
         "status": "healthy",
         "db": "Not connected",
         "cache": null,

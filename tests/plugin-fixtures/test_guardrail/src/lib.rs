@@ -4,7 +4,8 @@
 //!   (replace `word` with `[REDACTED]`), `loop` (never returns), `trap`
 //!   (panics), `alloc` (tries to allocate 1 GiB), `garbage` (returns a
 //!   modified request with an invalid role), `error` (returns an error),
-//!   `http` (POSTs to `target` and blocks with the answer's text);
+//!   `http` (POSTs to `target` and blocks with the answer's text),
+//!   `secret` (blocks, saying the value of the granted secret `secret`);
 //! - `word`: act only when the text contains it (default: always).
 
 use serde::Deserialize;
@@ -19,6 +20,7 @@ pub struct Settings {
     on_response: Option<String>,
     word: Option<String>,
     target: Option<String>,
+    secret: Option<String>,
 }
 
 /// The fixture guardrail.
@@ -85,6 +87,14 @@ impl Guardrail for TestGuardrail {
                 let url = self.0.target.as_deref().unwrap_or_default();
                 let resp = tianji_plugin_sdk::http::post_json(url, &[], &serde_json::json!({ "text": request.all_text() }))?;
                 RequestVerdict::block(format!("remote said: {}", resp.text()), serde_json::json!({ "status": resp.status }))
+            }
+            "secret" => {
+                let name = self.0.secret.as_deref().unwrap_or_default();
+                let reason = match tianji_plugin_sdk::secret(name) {
+                    Some(v) => format!("secret {name} is {v}"),
+                    None => format!("secret {name} is not granted"),
+                };
+                RequestVerdict::block(reason, serde_json::Value::Null)
             }
             _ => RequestVerdict::Allow,
         })

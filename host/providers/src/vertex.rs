@@ -7,9 +7,7 @@
 //! (`vertex_ai/claude-*`) go to `.../publishers/anthropic/models/{model}:rawPredict`
 //! (`:streamRawPredict`) and reuse the Anthropic one, with the model in the
 //! URL and `anthropic_version: vertex-2023-10-16` in the body. Both carry an
-//! OAuth2 token from [`credentials`].
-
-pub mod credentials;
+//! OAuth2 token from [`crate::google_auth`].
 
 use std::sync::Arc;
 
@@ -18,9 +16,9 @@ use serde_json::Value;
 use tianji_core::traits::Provider;
 
 use crate::gemini::{EmbedStyle, Endpoints, GenerateContent};
+use crate::google_auth::{CredentialSource, GoogleToken};
 use crate::http::{AccessToken, HttpClient, parse_uri};
 use crate::registry::{DeploymentSpec, ProviderFactory};
-use credentials::{CredentialSource, GoogleToken};
 
 /// The `anthropic_version` Claude on Vertex AI takes in the body.
 pub const ANTHROPIC_VERSION: &str = "vertex-2023-10-16";

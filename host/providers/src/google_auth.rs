@@ -1,8 +1,9 @@
-//! Google OAuth2 access tokens for Vertex AI, through `google-cloud-auth`.
+//! Google OAuth2 access tokens, through `google-cloud-auth`, for Vertex AI
+//! and Google Secret Manager.
 //!
-//! `vertex_credentials` (a service-account, authorized-user, impersonated or
-//! external-account JSON, given inline or as a file path, as LiteLLM takes
-//! it) or, without it, Application Default Credentials
+//! Credentials are a service-account, authorized-user, impersonated or
+//! external-account JSON (given inline or as a file path, as LiteLLM takes
+//! `vertex_credentials`) or, without one, Application Default Credentials
 //! (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the metadata server).
 //! The credentials are built on the first call (they need a Tokio runtime)
 //! and cache and refresh their token themselves; a call only reads the
@@ -32,7 +33,8 @@ pub enum CredentialSource {
 }
 
 impl CredentialSource {
-    /// Reads `vertex_credentials`: a JSON object, a JSON string, or a path to a JSON file.
+    /// Reads a credentials parameter (`vertex_credentials`): a JSON object, a
+    /// JSON string, or a path to a JSON file.
     pub fn from_param(value: &Value) -> Result<Self, String> {
         let json = match value {
             Value::Object(_) => value.clone(),
@@ -64,7 +66,8 @@ impl CredentialSource {
         }
     }
 
-    fn build(&self) -> Result<AccessTokenCredentials, String> {
+    /// Builds the credentials (inside a Tokio runtime: they refresh their token in the background).
+    pub fn access_token_credentials(&self) -> Result<AccessTokenCredentials, String> {
         let scopes = [CLOUD_PLATFORM_SCOPE];
         let built = match self {
             Self::ApplicationDefault => credentials::Builder::default().with_scopes(scopes).build_access_token_credentials(),
@@ -107,7 +110,8 @@ impl GoogleToken {
 #[async_trait]
 impl AccessToken for GoogleToken {
     async fn authorization(&self) -> Result<HeaderValue, GatewayError> {
-        let creds = self.credentials.get_or_try_init(|| async { self.source.build() }).await.map_err(|e| self.auth_error(e))?;
+        let creds =
+            self.credentials.get_or_try_init(|| async { self.source.access_token_credentials() }).await.map_err(|e| self.auth_error(e))?;
         let token = creds.access_token().await.map_err(|e| self.auth_error(e.to_string()))?;
         HeaderValue::try_from(format!("Bearer {}", token.token))
             .map_err(|_| self.auth_error("the token is not a valid header value".to_owned()))
