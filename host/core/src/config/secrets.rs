@@ -101,12 +101,12 @@ pub fn parse(root: &Value, env: &Env, problems: &mut Problems) -> Option<SecretS
         }
     };
     let mut settings = SecretSettings {
-        system,
+        system: system.clone(),
         hosted_keys: s.string_list("hosted_keys", problems),
         access_mode,
         prefix: s.string("prefix", problems).filter(|p| !p.is_empty()),
         primary_secret_name: s.string("primary_secret_name", problems).filter(|p| !p.is_empty()),
-        cache_ttl: s.f64("cache_ttl", problems).unwrap_or(DEFAULT_CACHE_TTL_SECS),
+        cache_ttl: s.f64("cache_ttl", problems).or_else(|| ttl_from_env(&system, env)).unwrap_or(DEFAULT_CACHE_TTL_SECS),
         options: Map::new(),
     };
     if settings.cache_ttl < 0.0 {
@@ -124,6 +124,21 @@ pub fn parse(root: &Value, env: &Env, problems: &mut Problems) -> Option<SecretS
     }
     s.finish(problems);
     Some(settings)
+}
+
+/// LiteLLM's refresh-interval variables, when `cache_ttl` is not set.
+fn ttl_from_env(system: &str, env: &Env) -> Option<f64> {
+    if system == "google_secret_manager"
+        && env.get("GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return Some(0.0);
+    }
+    let own = match system {
+        "google_secret_manager" => Some("GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL"),
+        "hashicorp_vault" => Some("HCP_VAULT_REFRESH_INTERVAL"),
+        _ => None,
+    };
+    own.into_iter().chain(["SECRET_MANAGER_REFRESH_INTERVAL"]).find_map(|name| env.get(name)?.trim().parse().ok())
 }
 
 /// The `os.environ/` names a secret manager should fetch: every reference
@@ -161,6 +176,14 @@ mod tests {
         assert!(parse(&bad, &env, &mut problems).is_none());
         assert!(problems.errors[0].message.contains("unknown secret manager 'keepass'"), "{:?}", problems.errors);
         assert!(parse(&json!({"general_settings": {}}), &env, &mut Problems::default()).is_none());
+    }
+
+    #[test]
+    fn the_ttl_falls_back_to_litellms_refresh_variables() {
+        let root = json!({"general_settings": {"key_management_system": "hashicorp_vault"}});
+        let env = Env::isolated([("HCP_VAULT_REFRESH_INTERVAL".to_owned(), "300".to_owned())]);
+        assert_eq!(parse(&root, &env, &mut Problems::default()).map(|s| s.cache_ttl), Some(300.0));
+        assert_eq!(parse(&root, &Env::isolated([]), &mut Problems::default()).map(|s| s.cache_ttl), Some(DEFAULT_CACHE_TTL_SECS));
     }
 
     #[test]
