@@ -105,6 +105,19 @@ pub struct Compiled {
     pub load_time: Duration,
 }
 
+/// What [`PluginEngine::inspect`] found in a component.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The plugin kind, when the component exports exactly one plugin interface.
+    pub kind: Result<PluginKind, String>,
+    /// Exported names (`tianji:plugin/guardrail@0.1.0`, ...).
+    pub exports: Vec<String>,
+    /// Imported names (`tianji:plugin/host@0.1.0`, `wasi:http/outgoing-handler@0.2.6`, ...).
+    pub imports: Vec<String>,
+    /// Why the host would not run it (imports it does not provide); empty when it would.
+    pub refused: Vec<String>,
+}
+
 /// The engine, its linker and its epoch ticker.
 pub struct PluginEngine {
     engine: Engine,
@@ -213,6 +226,13 @@ impl PluginEngine {
     /// request path.
     pub fn compile(&self, bytes: &[u8]) -> Result<Compiled, String> {
         let started = Instant::now();
+        let (component, hash, from_cache) = self.component(bytes)?;
+        let kind = self.kind_of(&component)?;
+        Ok(Compiled { component, kind, hash, from_cache, load_time: started.elapsed() })
+    }
+
+    /// The compiled component (from the cache when there), its hash, and whether it was cached.
+    fn component(&self, bytes: &[u8]) -> Result<(Component, String, bool), String> {
         let hash = hex::encode(Sha256::digest(bytes));
         let cached = self.cache_dir.as_ref().map(|dir| dir.join(format!("{hash}-{}.cwasm", self.engine_key)));
         let mut from_cache = false;
@@ -229,8 +249,7 @@ impl PluginEngine {
                 self.deserialize(&serialized)?
             }
         };
-        let kind = self.kind_of(&component)?;
-        Ok(Compiled { component, kind, hash, from_cache, load_time: started.elapsed() })
+        Ok((component, hash, from_cache))
     }
 
     #[allow(unsafe_code)]
@@ -259,6 +278,23 @@ impl PluginEngine {
                 None
             }
         }
+    }
+
+    /// Compiles `bytes` and reports the component's world: its kind, exports,
+    /// imports, and what the host would refuse (an import it does not provide).
+    pub fn inspect(&self, bytes: &[u8]) -> Result<Inspection, String> {
+        let (component, _, _) = self.component(bytes)?;
+        let ty = component.component_type();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        // WASI's sockets and filesystem link (language runtimes import them) but grant
+        // nothing: no socket may be opened, no directory is preopened. What the linker
+        // lacks altogether is refused.
+        let mut refused = Vec::new();
+        if let Err(e) = self.linker.instantiate_pre(&component) {
+            refused.push(format!("imports what the host does not provide: {e:#}"));
+        }
+        Ok(Inspection { kind: self.kind_of(&component), exports, imports, refused })
     }
 
     fn kind_of(&self, component: &Component) -> Result<PluginKind, String> {

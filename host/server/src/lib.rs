@@ -16,6 +16,7 @@ pub mod headers;
 pub mod logging;
 pub mod outbound;
 pub mod per_core;
+pub mod plugin_cli;
 pub mod plugins;
 pub mod prompts;
 pub mod secrets;

@@ -64,12 +64,19 @@ enum Command {
         /// The config file.
         config: PathBuf,
     },
+    /// Write, build, check and try plugins.
+    #[command(subcommand)]
+    Plugin(tianji_server::plugin_cli::PluginCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::CheckConfig { config }) => check_config(config, cli.plugin_dir.clone()),
+        Some(Command::Plugin(command)) => {
+            tianji_server::telemetry::init_tracing(false);
+            tianji_server::plugin_cli::run(command, cli.plugin_dir.clone())
+        }
         None => run(&cli),
     }
 }
