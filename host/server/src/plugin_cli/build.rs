@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::check;
-use super::scaffold::{JS_COMPONENTIZE, Kind, Lang, WIT};
+use super::scaffold::{JS_COMPONENTIZE, Kind, Lang, PY_SDK, WIT};
 
 /// The directory to install into: `--plugin-dir`, else the config's `general_settings.plugin_dir`, else `./plugins`.
 pub fn plugin_dir(explicit: Option<PathBuf>, config: Option<&Path>) -> PathBuf {
@@ -90,12 +90,24 @@ fn run(cmd: &mut Command, what: &str, install: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The project's `wit/`, else this binary's WIT package written into `dist/.wit`.
 fn wit_dir(project: &Path) -> Result<PathBuf, String> {
-    let dir = project.join("wit");
-    if !dir.join("plugin.wit").exists() {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        std::fs::write(dir.join("plugin.wit"), WIT).map_err(|e| format!("cannot write the WIT: {e}"))?;
+    let own = project.join("wit");
+    if own.join("plugin.wit").exists() {
+        return Ok(own);
     }
+    let dir = project.join("dist/.wit");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::write(dir.join("plugin.wit"), WIT).map_err(|e| format!("cannot write the WIT: {e}"))?;
+    Ok(dir)
+}
+
+/// This binary's Python SDK in `dist/.python-sdk`, searched after the project's
+/// own modules (a project may carry its own copy).
+fn python_sdk_dir(project: &Path) -> Result<PathBuf, String> {
+    let dir = project.join("dist/.python-sdk");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::write(dir.join("tianji_sdk.py"), PY_SDK).map_err(|e| format!("cannot write the Python SDK: {e}"))?;
     Ok(dir)
 }
 
@@ -165,6 +177,8 @@ fn build_python(project: &Path, kind: Kind, out: &Path) -> Result<(), String> {
             .arg(&wit)
             .args(["-w", &world, "componentize", "-p"])
             .arg(project.join("src"))
+            .arg("-p")
+            .arg(python_sdk_dir(project)?)
             .arg("app")
             .arg("-o")
             .arg(out),

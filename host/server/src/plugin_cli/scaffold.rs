@@ -64,7 +64,8 @@ const JS_TYPES: &[(&str, &str)] = &[
 ];
 /// The script that runs componentize-js.
 pub const JS_COMPONENTIZE: &str = include_str!("../../../../sdk/js/componentize.mjs");
-const PY_SDK: &str = include_str!("../../../../sdk/python/tianji_sdk.py");
+/// The Python SDK module.
+pub const PY_SDK: &str = include_str!("../../../../sdk/python/tianji_sdk.py");
 
 const MANIFEST: &str = include_str!("../../../../sdk/templates/common/plugin.toml");
 const README: &str = include_str!("../../../../sdk/templates/common/README.md");
