@@ -125,6 +125,8 @@ pub struct PluginStatus {
     pub denied_http: u64,
     /// Instances created.
     pub instances_created: u64,
+    /// The most linear memory one instance has held, bytes.
+    pub instance_memory_bytes: u64,
     /// Median call latency, ms.
     pub p50_ms: Option<f64>,
     /// 99th-percentile call latency, ms.
@@ -406,6 +408,7 @@ impl PluginHost {
                     timeouts: s.timeouts.load(Ordering::Relaxed),
                     denied_http: s.denied_http.load(Ordering::Relaxed),
                     instances_created: s.instances_created.load(Ordering::Relaxed),
+                    instance_memory_bytes: s.peak_instance_memory.load(Ordering::Relaxed),
                     p50_ms: ms(s.quantile(0.5)),
                     p99_ms: ms(s.quantile(0.99)),
                 }

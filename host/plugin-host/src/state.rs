@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use http_body_util::BodyExt;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -55,7 +55,7 @@ pub struct PluginState {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: OutboundPolicy,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limiter,
     pub(crate) grant: Arc<Grant>,
     /// When the current call must end; checked on every epoch tick.
     pub(crate) deadline: Instant,
@@ -79,10 +79,45 @@ impl PluginState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: OutboundPolicy { grant: grant.clone() },
-            limits,
+            limits: Limiter { inner: limits, stats: grant.stats.clone(), memory: 0 },
             grant,
             deadline: Instant::now(),
         }
+    }
+}
+
+/// The store's limits, noting how much linear memory the instance holds
+/// (the plugin's `peak_instance_memory`).
+pub(crate) struct Limiter {
+    inner: StoreLimits,
+    stats: Arc<PluginStats>,
+    memory: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let grown = self.inner.memory_growing(current, desired, maximum)?;
+        if grown {
+            self.memory = self.memory.saturating_add(desired.saturating_sub(current));
+            self.stats.peak_instance_memory.fetch_max(self.memory as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(grown)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 

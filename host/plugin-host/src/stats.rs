@@ -20,6 +20,8 @@ pub struct PluginStats {
     pub denied_http: AtomicU64,
     /// Instances created.
     pub instances_created: AtomicU64,
+    /// The most linear memory one instance has held, bytes.
+    pub peak_instance_memory: AtomicU64,
     latency: [AtomicU64; BUCKETS],
 }
 
@@ -31,6 +33,7 @@ impl Default for PluginStats {
             timeouts: AtomicU64::new(0),
             denied_http: AtomicU64::new(0),
             instances_created: AtomicU64::new(0),
+            peak_instance_memory: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::CheckConfig { config }) => check_config(config, cli.plugin_dir.clone()),
         Some(Command::Plugin(command)) => {
-            tianji_server::telemetry::init_tracing(false);
+            tianji_server::telemetry::init_tool_tracing();
             tianji_server::plugin_cli::run(command, cli.plugin_dir.clone())
         }
         None => run(&cli),

@@ -45,6 +45,13 @@ fn describe() {
     metrics::describe_counter!("litellm_deployment_cooled_down", "Times a deployment was put in cooldown, by the status that caused it");
 }
 
+/// Logs of the command-line tools (`tianji plugin ...`): to stderr, warnings
+/// only unless `RUST_LOG` says otherwise, so their stdout stays machine-readable.
+pub fn init_tool_tracing() {
+    let filter = std::env::var("RUST_LOG").ok().and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).compact().try_init();
+}
+
 /// Sets up logging. `LITELLM_LOG=DEBUG` is honoured like `RUST_LOG=debug`.
 pub fn init_tracing(json: bool) {
     let filter = std::env::var("RUST_LOG")

@@ -115,10 +115,14 @@ async fn run_staged(
     let first = Instant::now();
     let verdict = guardrail.check_request(&pre, &request).await.map_err(|e| e.message)?;
     let first = first.elapsed();
+    let status = host.status().into_iter().find(|s| s.name == name);
     let mut out = json!({
         "plugin": name,
         "request": verdict_json(&verdict),
         "timing_us": {"load": micros(load), "init": micros(init), "first_call": micros(first)},
+        "load_from_cache": status.as_ref().and_then(|s| s.from_cache),
+        "component_bytes": std::fs::metadata(t.wasm).map(|m| m.len()).unwrap_or(0),
+        "instance_memory_bytes": status.as_ref().map_or(0, |s| s.instance_memory_bytes),
     });
     if let Some(resp) = &response {
         let post = GuardrailCall { ctx: &ctx, phase: GuardrailPhase::PostCall, model_group: &request.model };
