@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use tianji_core::config::Env;
 use tianji_mock_upstream::{MockOptions, MockServer};
 use tianji_server::LoadOptions;
+
+mod common;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -91,17 +93,7 @@ impl Proxy {
         let options = LoadOptions { config_path: None, plugin_dir: Some(plugin_dir.to_path_buf()) };
         let loaded = tianji_server::load_with(&yaml, Env::isolated([]), options).unwrap_or_else(|e| panic!("config: {e}"));
         let state = loaded.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tianji_server::serve(
-            listener,
-            loaded.state,
-            async move {
-                let _ = rx.await;
-            },
-            Duration::from_secs(1),
-        ));
+        let (base, tx, _) = common::serve(loaded.state).await;
         Proxy { base, mock, client: reqwest::Client::new(), state, _stop: tx }
     }
 

@@ -13,6 +13,8 @@ use tianji_mock_upstream::standins::{self, OPENBAO_ROOT_TOKEN, StandIn};
 use tianji_mock_upstream::{MockOptions, MockServer};
 use tianji_server::LoadOptions;
 
+mod common;
+
 async fn put(vault: &StandIn, name: &str, value: &str) {
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/secret/data/{name}", vault.url))
@@ -59,17 +61,7 @@ struct Proxy {
 async fn start(env: Env, plugin_dir: &Path) -> Proxy {
     let options = LoadOptions { config_path: None, plugin_dir: Some(plugin_dir.to_path_buf()) };
     let loaded = tianji_server::load_with(CONFIG, env, options).unwrap_or_else(|e| panic!("config: {e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(tianji_server::serve(
-        listener,
-        loaded.state,
-        async move {
-            let _ = rx.await;
-        },
-        Duration::from_secs(1),
-    ));
+    let (base, tx, _) = common::serve(loaded.state).await;
     Proxy { base, client: reqwest::Client::new(), _stop: tx }
 }
 

@@ -72,9 +72,18 @@ impl Anthropic {
         Self { provider, client, api_base, model, endpoint, default_params }
     }
 
+    /// The endpoint's headers for one call (with a fresh token where it takes one).
+    async fn headers(&self) -> Result<std::borrow::Cow<'_, HeaderMap>, GatewayError> {
+        crate::http::with_token(&self.endpoint.headers, self.endpoint.token.as_deref()).await
+    }
+
+    fn upstream<'a>(&'a self, uri: &'a http::Uri, headers: &'a HeaderMap, opts: &CallOptions) -> UpstreamCall<'a> {
+        UpstreamCall { client: &self.client, provider: self.provider, uri, headers, timeout: opts.timeout }
+    }
+
     async fn post(&self, uri: &http::Uri, body: bytes::Bytes, opts: &CallOptions) -> Result<bytes::Bytes, GatewayError> {
-        let headers = crate::http::with_token(&self.endpoint.headers, self.endpoint.token.as_deref()).await?;
-        UpstreamCall { client: &self.client, provider: self.provider, uri, headers: &headers, timeout: opts.timeout }.bytes(body).await
+        let headers = self.headers().await?;
+        self.upstream(uri, &headers, opts).bytes(body).await
     }
 
     /// The wire request for `req`, shaped for this endpoint.
@@ -148,15 +157,8 @@ impl Provider for Anthropic {
 
     async fn chat_stream(&self, req: ChatRequest, opts: &CallOptions) -> Result<ChunkStream, GatewayError> {
         let (body, translated, include_usage) = self.build(req, true)?;
-        let headers = crate::http::with_token(&self.endpoint.headers, self.endpoint.token.as_deref()).await?;
-        let call = UpstreamCall {
-            client: &self.client,
-            provider: self.provider,
-            uri: &self.endpoint.stream_url,
-            headers: &headers,
-            timeout: opts.timeout,
-        };
-        let resp = call.stream(body).await?;
+        let headers = self.headers().await?;
+        let resp = self.upstream(&self.endpoint.stream_url, &headers, opts).stream(body).await?;
         let translator = stream::AnthropicStream::new(self.provider, translated, include_usage);
         Ok(translate_stream(self.provider, sse_events(resp), opts.timeout, translator).boxed())
     }

@@ -7,6 +7,24 @@ use serde_json::Value;
 use tianji_core::config::Env;
 use tianji_mock_upstream::{MockOptions, MockServer};
 
+/// Serves `state` on a free port: its base URL, the sender that stops it, and the server task.
+pub async fn serve(
+    state: tianji_server::AppState,
+) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tianji_server::serve(
+        listener,
+        state,
+        async move {
+            let _ = rx.await;
+        },
+        Duration::from_secs(5),
+    ));
+    (base, tx, server)
+}
+
 /// A running proxy and its mock upstream.
 pub struct Harness {
     pub base: String,
@@ -25,17 +43,7 @@ impl Harness {
         let mock = tianji_mock_upstream::spawn(opts).await.expect("mock upstream");
         let yaml = config(&mock.base_url(), &mock.root_url());
         let loaded = tianji_server::load_str(&yaml, Env::isolated([])).unwrap_or_else(|e| panic!("config: {e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(tianji_server::serve(
-            listener,
-            loaded.state,
-            async move {
-                let _ = rx.await;
-            },
-            Duration::from_secs(5),
-        ));
+        let (base, tx, server) = serve(loaded.state).await;
         Harness { base, mock, client: reqwest::Client::new(), stop: Some(tx), server }
     }
 
