@@ -67,6 +67,33 @@ class log:
 
 
 @dataclass
+class HttpResponse:
+    """An HTTP answer: `status`, `headers` (lower-case names), `body` (bytes)."""
+
+    status: int
+    headers: dict
+    body: bytes
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http_request(method: str, url: str, headers: Optional[dict] = None, body: bytes = b"") -> HttpResponse:
+    """Sends an HTTP request to a host the manifest's `allowed_hosts` (or the
+    operator) allows; raises `Err` with the reason when it cannot."""
+    r = host.http_request(method, url, list((headers or {}).items()), body)
+    return HttpResponse(r.status, dict(r.headers), bytes(r.body))
+
+
+def post_json(url: str, payload: Any, headers: Optional[dict] = None) -> HttpResponse:
+    """POSTs `payload` as JSON; see `http_request`."""
+    return http_request("POST", url, {"content-type": "application/json", **(headers or {})}, json.dumps(payload).encode())
+
+
+@dataclass
 class Allow:
     """Let it through unchanged."""
 

@@ -12,6 +12,7 @@ pub mod guardrail {
         world: "tianji:plugin/guardrail-plugin",
         path: "wit",
         exports: { default: async },
+        imports: { "tianji:plugin/host.http-request": async },
     });
 }
 

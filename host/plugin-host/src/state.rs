@@ -154,12 +154,7 @@ impl WasiHttpHooks for OutboundPolicy {
         options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendFuture {
-        let uri = request.uri();
-        let host = uri.host().unwrap_or("");
-        let port = uri.port_u16().unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTP) { 80 } else { 443 });
-        if !self.grant.allowed_hosts.iter().any(|p| p.matches(host, port)) {
-            self.grant.stats.denied_http.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(plugin = %self.grant.plugin, host, port, "plugin tried to call a host it was not granted; denied");
+        if !self.grant.may_call(request.uri()) {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         if let Some(out) = self.grant.outbound.clone() {
@@ -174,6 +169,61 @@ impl WasiHttpHooks for OutboundPolicy {
             Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
+}
+
+impl Grant {
+    /// Whether the plugin may call `uri`'s host; a refusal is logged and counted.
+    fn may_call(&self, uri: &http::Uri) -> bool {
+        let host = uri.host().unwrap_or("");
+        let port = uri.port_u16().unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTP) { 80 } else { 443 });
+        let allowed = self.allowed_hosts.iter().any(|p| p.matches(host, port));
+        if !allowed {
+            self.stats.denied_http.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(plugin = %self.plugin, host, port, "plugin tried to call a host it was not granted; denied");
+        }
+        allowed
+    }
+}
+
+/// `host.http-request`: one request through the same sender and allow-list as `wasi:http`.
+async fn send_http(
+    grant: Arc<Grant>,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<host::HttpResponse, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
+    if uri.host().is_none() {
+        return Err(format!("invalid URL {url}: no host"));
+    }
+    if !grant.may_call(&uri) {
+        return Err(format!(
+            "HTTP to {} is not allowed (add it to the manifest's allowed_hosts)",
+            uri.authority().map_or("", |a| a.as_str())
+        ));
+    }
+    let mut builder = http::Request::builder().method(method.as_str()).uri(uri);
+    for (k, v) in &headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let body: wasmtime_wasi_http::WasiBody =
+        http_body_util::Full::new(bytes::Bytes::from(body)).map_err(|never| match never {}).boxed_unsync();
+    let request = builder.body(body).map_err(|e| format!("invalid request: {e}"))?;
+    let response = match grant.outbound.clone() {
+        Some(out) => out.send(request, std::time::Duration::from_secs(600)).await.map_err(|e| format!("HTTP request failed: {e:?}"))?,
+        None => {
+            let (res, io) =
+                wasmtime_wasi_http::default_send_request(request, None).await.map_err(|e| format!("HTTP request failed: {e:?}"))?;
+            tokio::spawn(io);
+            res.map(BodyExt::boxed_unsync)
+        }
+    };
+    let status = response.status().as_u16();
+    let headers =
+        response.headers().iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+    let body = response.into_body().collect().await.map_err(|e| format!("reading the answer failed: {e:?}"))?.to_bytes().to_vec();
+    Ok(host::HttpResponse { status, headers, body })
 }
 
 impl types::Host for PluginState {}
@@ -201,5 +251,15 @@ impl host::Host for PluginState {
 
     fn now_ms(&mut self) -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+
+    async fn http_request(
+        &mut self,
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<host::HttpResponse, String> {
+        send_http(self.grant.clone(), method, url, headers, body).await
     }
 }

@@ -148,9 +148,16 @@ async fn the_examples_build_from_source_and_serve_through_the_proxy() {
     for name in ["rust-moderation", "js-competitors", "python-pii", "js-jsonl-logger"] {
         build(&examples.join(name), &plugins);
     }
+    // A Python logger from the template: HTTP through the host's http-request.
+    let py_log = dir.path().join("py-log");
+    let (ok, out) = tianji(&["plugin", "new", "logger", "py-log", "--lang", "python", "--dir", py_log.to_str().expect("path")], dir.path());
+    assert!(ok, "{out}");
+    build(&py_log, &plugins);
     let collector = wiremock::MockServer::start().await;
     Mock::given(method("POST")).and(path("/logs")).respond_with(ResponseTemplate::new(204)).mount(&collector).await;
+    Mock::given(method("POST")).and(path("/py-logs")).respond_with(ResponseTemplate::new(204)).mount(&collector).await;
     let collector_url = format!("{}/logs", collector.uri());
+    let py_collector_url = format!("{}/py-logs", collector.uri());
     let p = Proxy::start(
         |base| {
             format!(
@@ -164,9 +171,10 @@ async fn the_examples_build_from_source_and_serve_through_the_proxy() {
   - guardrail_name: moderation
     litellm_params: {{guardrail: rust-moderation, mode: pre_call, url: "{base}/moderations", allowed_hosts: ["127.0.0.1:*"]}}
 litellm_settings:
-  callbacks: [js-jsonl-logger]
+  callbacks: [js-jsonl-logger, py-log]
 callback_settings:
   js-jsonl-logger: {{url: "{collector_url}", allowed_hosts: ["127.0.0.1:*"], batch_size: 1, flush_interval: 0.1}}
+  py-log: {{url: "{py_collector_url}", batch_size: 1, flush_interval: 0.1}}
 "#
             )
         },
@@ -199,24 +207,28 @@ callback_settings:
     assert_eq!(status, 400, "{body}");
     assert!(message(&body).contains("flagged by moderation"), "{body}");
     assert_eq!(p.chat("how do I list files?", json!({"guardrails": ["moderation"]})).await.0, 200);
-    // The logger (JavaScript, fetch) delivered JSON lines.
-    let mut lines = Vec::new();
-    for _ in 0..100 {
-        lines = collector
-            .received_requests()
-            .await
-            .unwrap_or_default()
+    // The loggers (JavaScript with fetch, Python with the host's http-request) delivered JSON lines.
+    let lines_at = |requests: &[wiremock::Request], at: &str| -> Vec<String> {
+        requests
             .iter()
+            .filter(|r| r.url.path() == at)
             .flat_map(|r| String::from_utf8_lossy(&r.body).lines().map(str::to_owned).collect::<Vec<_>>())
-            .collect();
-        if lines.len() >= 3 {
+            .collect()
+    };
+    let (mut js_lines, mut py_lines) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        let requests = collector.received_requests().await.unwrap_or_default();
+        (js_lines, py_lines) = (lines_at(&requests, "/logs"), lines_at(&requests, "/py-logs"));
+        if js_lines.len() >= 3 && py_lines.len() >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(lines.len() >= 3, "log lines at the collector: {lines:?}");
-    let first: Value = serde_json::from_str(&lines[0]).expect("a JSON line");
+    assert!(js_lines.len() >= 3 && py_lines.len() >= 3, "log lines at the collector: {js_lines:?} {py_lines:?}");
+    let first: Value = serde_json::from_str(&js_lines[0]).expect("a JSON line");
     assert_eq!(first["model_group"], "gpt");
+    let first: Value = serde_json::from_str(&py_lines[0]).expect("a JSON line");
+    assert_eq!(first["status"], "success");
 
     // `plugin check`: the right world passes; a logger is not a guardrail; a foreign import is refused.
     let logger = plugins.join("js-jsonl-logger.wasm");

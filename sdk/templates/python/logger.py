@@ -1,10 +1,21 @@
-"""{{name}}: logs a one-line summary of each batch of calls into the proxy's log."""
+"""{{name}}: sends each batch of call logs as JSON lines to the configured `url`."""
 
-from tianji_sdk import LoggerPlugin, log
+import json
+
+from tianji_sdk import LoggerPlugin, http_request
 
 
 class Logger(LoggerPlugin):
+    def setup(self, settings):
+        self.url = settings.get("url")
+        if not self.url:
+            raise ValueError("set `url` (and list its host in allowed_hosts)")
+
     def deliver(self, events):
-        failed = sum(1 for e in events if e.status != "success")
-        tokens = sum(e.total_tokens for e in events)
-        log.info(f"{len(events)} calls, {failed} failed, {tokens} tokens")
+        lines = "".join(
+            json.dumps({"id": e.id, "model": e.model, "status": e.status, "total_tokens": e.total_tokens, "cost": e.response_cost}) + "\n"
+            for e in events
+        )
+        resp = http_request("POST", self.url, {"content-type": "application/x-ndjson"}, lines.encode())
+        if resp.status >= 300:
+            raise RuntimeError(f"{self.url} answered {resp.status}")
