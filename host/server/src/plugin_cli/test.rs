@@ -47,7 +47,7 @@ fn micros(d: Duration) -> f64 {
 
 /// Copies the component (and its manifest, if any) into a private directory a host scans.
 fn stage(wasm: &Path) -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("tianji-plugin-test-{}-{}", std::process::id(), fastrand_suffix()));
+    let dir = std::env::temp_dir().join(format!("tianji-plugin-test-{}-{}", std::process::id(), unique_suffix()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let stem = wasm.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
     std::fs::copy(wasm, dir.join(format!("{stem}.wasm"))).map_err(|e| format!("cannot copy {}: {e}", wasm.display()))?;
@@ -58,7 +58,7 @@ fn stage(wasm: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-fn fastrand_suffix() -> u64 {
+fn unique_suffix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos().into())
 }
 
