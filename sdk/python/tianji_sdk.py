@@ -163,28 +163,29 @@ def _failure(e: BaseException) -> Err:
     return e if isinstance(e, Err) else Err(f"{type(e).__name__}: {e}")
 
 
-def _request_verdict(v):
-    from wit_world.exports.guardrail import RequestVerdict_Allow, RequestVerdict_Block, RequestVerdict_Modify, Violation
+def _verdict(v, allow_case, block_case, modify_case):
+    """The WIT variant (request or response verdict) for an SDK verdict."""
+    from wit_world.exports.guardrail import Violation
 
     if v is None or isinstance(v, Allow):
-        return RequestVerdict_Allow()
+        return allow_case()
     if isinstance(v, Block):
-        return RequestVerdict_Block(Violation(reason=v.reason, details=json.dumps(v.details)))
+        return block_case(Violation(reason=v.reason, details=json.dumps(v.details)))
     if isinstance(v, Modify):
-        return RequestVerdict_Modify(v.changed)
+        return modify_case(v.changed)
     raise Err(f"a guardrail returned {type(v).__name__}; return allow(), block(...) or modify(...)")
+
+
+def _request_verdict(v):
+    from wit_world.exports import guardrail as g
+
+    return _verdict(v, g.RequestVerdict_Allow, g.RequestVerdict_Block, g.RequestVerdict_Modify)
 
 
 def _response_verdict(v):
-    from wit_world.exports.guardrail import ResponseVerdict_Allow, ResponseVerdict_Block, ResponseVerdict_Modify, Violation
+    from wit_world.exports import guardrail as g
 
-    if v is None or isinstance(v, Allow):
-        return ResponseVerdict_Allow()
-    if isinstance(v, Block):
-        return ResponseVerdict_Block(Violation(reason=v.reason, details=json.dumps(v.details)))
-    if isinstance(v, Modify):
-        return ResponseVerdict_Modify(v.changed)
-    raise Err(f"a guardrail returned {type(v).__name__}; return allow(), block(...) or modify(...)")
+    return _verdict(v, g.ResponseVerdict_Allow, g.ResponseVerdict_Block, g.ResponseVerdict_Modify)
 
 
 class GuardrailPlugin(_Plugin):
